@@ -98,6 +98,9 @@ class RunnerSession {
       ABSL_LOCKS_EXCLUDED(mu_);
   void HandleLog(const WorkerMessage& message);
   void HandleErrorReport(const WorkerMessage& message);
+  // Sends the messages queued before hello, in order, including any queued while it runs.
+  void FlushPending() ABSL_LOCKS_EXCLUDED(mu_);
+  bool NegotiatedOrClosedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Capabilities offered_;
   MessageSink* const sink_;        // not owned
@@ -107,6 +110,9 @@ class RunnerSession {
   bool negotiated_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   Capabilities usable_ ABSL_GUARDED_BY(mu_);
+  // Set from the first hello until the queue is empty: sends wait in the queue meanwhile so they
+  // cannot overtake the queued messages that FlushPending() sends without holding mu_.
+  bool flushing_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<Pending> pending_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -1,0 +1,95 @@
+#ifndef RUNNER_SERVER_LIFECYCLE_RUNNER_H_
+#define RUNNER_SERVER_LIFECYCLE_RUNNER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+#include "bridge/adapter/subprocess.h"
+#include "bridge/workerproto/session.h"
+#include "server/config/runner_config.h"
+#include "server/lifecycle/run_status.h"
+#include "server/lifecycle/worker_impl.h"
+#include "server/providers/provider.h"
+#include "server/providers/run_state.h"
+
+namespace runner::lifecycle {
+
+struct RunnerOptions {
+  // After the worker exits, how long to wait for the rest of its output (other processes may
+  // hold its stdout open forever).
+  absl::Duration output_drain_timeout = absl::Seconds(2);
+  // After a stop request, how long the worker gets to exit after graceful-termination before it
+  // is sent SIGTERM, and then how long before SIGKILL.
+  absl::Duration stop_grace_period = absl::Seconds(30);
+  absl::Duration kill_grace_period = absl::Seconds(5);
+};
+
+// One run of start-worker: provider, worker configuration, worker start, supervision until the
+// worker exits, and the exit steps. Run() executes on the caller's thread; RequestStop() and the
+// session/interruption callbacks may come from any thread. Thread-safe.
+class Runner : public workerproto::SessionHandler, public providers::InterruptionSink {
+ public:
+  // `status` is not owned and must outlive the runner.
+  Runner(config::RunnerConfig config, RunStatus* status, RunnerOptions options = {});
+  ~Runner() override;
+
+  // Runs the whole sequence and returns start-worker's exit code (exit_codes.h). Blocks until
+  // the worker has ended and the exit steps are done. Call once.
+  int Run() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Asks the run to end: the worker gets graceful-termination (finish-tasks false), then SIGTERM
+  // and SIGKILL if it outlasts the grace periods. Before the worker starts, start-up is abandoned.
+  // Returns at once.
+  void RequestStop(absl::string_view reason) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // workerproto::SessionHandler (the transport's reader thread).
+  void OnErrorReport(const workerproto::ErrorReport& report) override;
+  void OnShutdown() override;
+  void OnNegotiated(const workerproto::Capabilities& usable) override;
+
+  // providers::InterruptionSink (a provider's watcher thread).
+  void OnInterruption(const providers::Interruption& interruption) override;
+
+ private:
+  // Steps up to a worker ready to start; errors carry the exit code to use in `exit_code`.
+  absl::Status PrepareRun(int* exit_code);
+  // Starts the worker's conversation, waits for it to exit, drains its output; returns its exit
+  // status.
+  int Supervise(adapter::Subprocess* process);
+  // Runs while the worker does: turns a stop request into graceful-termination, SIGTERM, SIGKILL.
+  void StopWorkerWhenAsked(adapter::Subprocess* process) ABSL_LOCKS_EXCLUDED(mu_);
+  // Sends graceful-termination (finish-tasks false) at most once per run.
+  workerproto::RunnerSession::SendResult SendTerminationOnce() ABSL_LOCKS_EXCLUDED(mu_);
+  // Deregistration for dynamically provisioned workers after a clean exit.
+  void ExitSteps(bool clean_exit);
+
+  const config::RunnerConfig config_;
+  RunStatus* const status_;  // not owned
+  const RunnerOptions options_;
+
+  // Main thread only.
+  std::unique_ptr<providers::Provider> provider_;
+  std::unique_ptr<WorkerImpl> worker_impl_;
+  providers::RunState state_;
+
+  absl::Mutex mu_;
+  bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool worker_exited_ ABSL_GUARDED_BY(mu_) = false;
+  bool termination_sent_ ABSL_GUARDED_BY(mu_) = false;
+  // The live conversation; set only while Supervise() runs, when every thread that uses it is
+  // joined before it goes away.
+  workerproto::RunnerSession* session_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
+// Writes `value` to /proc/<pid>/oom_score_adj (Linux). kPermissionDenied when not allowed.
+absl::Status SetOomScoreAdj(int pid, int value);
+
+}  // namespace runner::lifecycle
+
+#endif  // RUNNER_SERVER_LIFECYCLE_RUNNER_H_

@@ -1,0 +1,84 @@
+#ifndef RUNNER_SERVER_TASKCLUSTER_HTTP_CLIENT_H_
+#define RUNNER_SERVER_TASKCLUSTER_HTTP_CLIENT_H_
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+
+#include "server/common/clock.h"
+#include "server/taskcluster/backoff.h"
+#include "server/taskcluster/credentials.h"
+
+namespace runner::taskcluster {
+
+struct HttpClientOptions {
+  absl::Duration attempt_timeout = absl::Seconds(60);  // whole transfer of one attempt
+  BackoffPolicy backoff;
+  // Not owned; each must outlive the client.
+  const common::Clock* clock = common::Clock::Real();  // also gives the Hawk ts
+  RandomSource* random = RandomSource::Real();         // backoff jitter
+  Sleeper* sleeper = Sleeper::Real();                  // waits between attempts
+  size_t max_response_bytes = 16 * 1024 * 1024;
+};
+
+// One call of a Taskcluster service API.
+struct ApiRequest {
+  std::string method;                        // "GET", "POST", "DELETE", ...
+  std::string service;                       // "worker-manager", "secrets"
+  std::string path;                          // already escaped, relative to /api/<service>/v1/
+  std::optional<nlohmann::json> body;        // sent as compact JSON; nullopt sends no body
+  const Credentials* credentials = nullptr;  // not owned; nullptr sends no Authorization
+};
+
+// Calls Taskcluster APIs under one root URL over a single reused libcurl handle. Thread-safe;
+// concurrent calls are served one at a time.
+class HttpClient {
+ public:
+  // kInvalidArgument when `root_url` is not an http(s) URL.
+  static absl::StatusOr<std::unique_ptr<HttpClient>> Create(absl::string_view root_url,
+                                                            HttpClientOptions options = {});
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Sends `request`, signing every attempt afresh and retrying transport errors, 5xx and 429
+  // within the backoff budget; redirects are not followed. Blocks. Returns the decoded 2xx body
+  // (an empty body as an empty object). Errors: 400 kInvalidArgument, 401 kUnauthenticated,
+  // 403 kPermissionDenied, 404 kNotFound, 409 kAlreadyExists, other non-2xx kFailedPrecondition;
+  // budget spent kUnavailable, or kDeadlineExceeded when the last attempt timed out; a 2xx body
+  // that is not JSON, or a body over `max_response_bytes`, kInternal; unusable credentials
+  // kInvalidArgument (nothing is sent).
+  absl::StatusOr<nlohmann::json> Call(const ApiRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Attempt;
+
+  HttpClient(std::string root_url, HttpClientOptions options, void* handle);
+
+  // One transfer; `body` is sent when `has_body`, `authorization` when non-empty.
+  Attempt Send(const std::string& method, const std::string& url, bool has_body,
+               const std::string& body, const std::string& authorization) ABSL_LOCKS_EXCLUDED(mu_);
+  void* AcquireHandle() ABSL_LOCKS_EXCLUDED(mu_);
+  void ReleaseHandle(void* handle) ABSL_LOCKS_EXCLUDED(mu_);
+
+  const std::string root_url_;
+  const HttpClientOptions options_;
+  const std::string no_proxy_;  // hosts never reached through an environment proxy
+
+  absl::Mutex mu_;
+  // The CURL easy handle, kept between calls so its connection cache is reused. A call takes it
+  // out (leaving nullptr) for the length of one transfer, so the lock is never held across I/O.
+  void* handle_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace runner::taskcluster
+
+#endif  // RUNNER_SERVER_TASKCLUSTER_HTTP_CLIENT_H_
