@@ -147,9 +147,7 @@ bool Logger::Enabled(LogLevel level) const {
 void Logger::Log(LogLevel level, absl::string_view component, absl::string_view event,
                  std::initializer_list<LogField> fields) {
   if (!Enabled(level)) return;
-  std::string body = EscapeForLog(event);
-  for (const LogField& field : fields) AppendField(&body, field);
-  Emit(level, component, std::move(body));
+  Log(level, component, event, std::vector<LogField>(fields));
 }
 
 void Logger::Log(LogLevel level, absl::string_view component, absl::string_view event,

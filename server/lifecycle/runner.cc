@@ -19,6 +19,8 @@
 #include "server/common/logger.h"
 #include "server/common/status_util.h"
 #include "server/lifecycle/exit_codes.h"
+#include "server/lifecycle/files.h"
+#include "server/lifecycle/worker_config.h"
 
 namespace runner::lifecycle {
 namespace {
@@ -85,12 +87,15 @@ absl::Status Runner::PrepareRun(int* exit_code) {
 
   state_.worker_config = common::MergeJson(nlohmann::json::object(), config_.worker_config);
   RUNNER_ASSIGN_OR_RETURN(std::optional<nlohmann::json> proof, provider_->ConfigureRun(&state_));
-  if (proof.has_value()) {
-    // TODO: registerWorker needs the Taskcluster client; only providers without an identity
-    // proof (standalone) are built until it lands, so this is unreachable for now.
-    return absl::UnimplementedError("worker registration is not built yet");
-  }
+  RUNNER_ASSIGN_OR_RETURN(client_, taskcluster::HttpClient::Create(state_.root_url, options_.http));
+  worker_manager_ = std::make_unique<taskcluster::WorkerManager>(client_.get());
+  if (proof.has_value()) RUNNER_RETURN_IF_ERROR(Register(*proof));
+
   RUNNER_RETURN_IF_ERROR(state_.CheckComplete());
+  {
+    absl::MutexLock lock(&mu_);
+    credentials_ = state_.credentials;
+  }
   common::LogInfo(kComponent, "identified as worker",
                   {{"worker_pool", state_.worker_pool_id},
                    {"worker_group", state_.worker_group},
@@ -98,14 +103,15 @@ absl::Status Runner::PrepareRun(int* exit_code) {
   status_->SetIdentity(state_);
 
   if (config_.get_secrets) {
-    // TODO: secrets.get needs the Taskcluster client; until it lands, configs must say
-    // `getSecrets: false`, and saying nothing is refused rather than silently skipped.
-    return absl::UnimplementedError(
-        "loading secrets is not built yet; set getSecrets: false in the runner config");
+    taskcluster::SecretsClient secrets(client_.get());
+    RUNNER_RETURN_IF_ERROR(common::Annotate(LoadSecrets(&secrets, &state_), "load secrets"));
   }
 
   *exit_code = kExitWorkerStart;
   RUNNER_RETURN_IF_ERROR(common::Annotate(worker_impl_->ConfigureRun(&state_), "configure worker"));
+
+  *exit_code = kExitStartup;
+  RUNNER_RETURN_IF_ERROR(ExtractFiles(state_.files));
   *exit_code = kExitOk;
   return absl::OkStatus();
 }
@@ -144,6 +150,7 @@ int Runner::Run() {
   }
   status_->SetPhase(RunPhase::kStopping);
 
+  api_queue_.Stop(options_.api_drain_timeout);
   ExitSteps(/*clean_exit=*/worker_status == 0);
 
   absl::MutexLock lock(&mu_);
@@ -249,6 +256,31 @@ workerproto::RunnerSession::SendResult Runner::SendTerminationOnce() {
   return result;
 }
 
+absl::Status Runner::Register(const nlohmann::json& proof) {
+  RUNNER_ASSIGN_OR_RETURN(
+      taskcluster::IssuedCredentials issued,
+      worker_manager_->RegisterWorker(Identity(), state_.provider_id, proof,
+                                      taskcluster::SystemBootTime()));
+  state_.credentials = issued.credentials;
+  state_.credentials_expire = issued.expires;
+  state_.registration_secret = issued.secret;
+  common::LogInfo(kComponent, "registered with worker-manager",
+                  {{"client_id", issued.credentials.client_id},
+                   {"expires", taskcluster::FormatTaskclusterTime(issued.expires)}});
+  return common::Annotate(
+      ApplyPoolWorkerConfig(issued.worker_config, config_.worker.implementation, &state_),
+      "registerWorker response: workerConfig");
+}
+
+taskcluster::Credentials Runner::CurrentCredentials() const {
+  absl::MutexLock lock(&mu_);
+  return credentials_;
+}
+
+taskcluster::WorkerIdentity Runner::Identity() const {
+  return {state_.worker_pool_id, state_.worker_group, state_.worker_id};
+}
+
 void Runner::ExitSteps(bool clean_exit) {
   if (!clean_exit) return;
   if (!provider_->dynamically_provisioned()) {
@@ -261,10 +293,24 @@ void Runner::ExitSteps(bool clean_exit) {
 }
 
 void Runner::OnErrorReport(const workerproto::ErrorReport& report) {
-  // TODO: forward to worker-manager reportWorkerError on an API thread once the Taskcluster
-  // client lands; until then the report is kept in the log.
   common::LogWarning("worker", "worker reported an error",
                      {{"kind", report.kind}, {"title", report.title}});
+  taskcluster::WorkerErrorReport payload{report.kind, report.title, report.description,
+                                         report.extra};
+  // The identity is final once the worker runs; the queue stops before what it uses goes away.
+  api_queue_.Post("reportWorkerError", [this, payload = std::move(payload)] {
+    absl::Status sent =
+        worker_manager_->ReportWorkerError(CurrentCredentials(), Identity(), payload);
+    if (sent.ok()) {
+      common::LogInfo(kComponent, "reported worker error to worker-manager",
+                      {{"kind", payload.kind}});
+    } else {
+      common::LogError(kComponent, "could not report worker error",
+                       {{"kind", payload.kind},
+                        {"title", payload.title},
+                        {"error", std::string(sent.message())}});
+    }
+  });
 }
 
 void Runner::OnShutdown() {

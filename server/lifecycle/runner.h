@@ -13,10 +13,14 @@
 #include "bridge/adapter/subprocess.h"
 #include "bridge/workerproto/session.h"
 #include "server/config/runner_config.h"
+#include "server/lifecycle/api_queue.h"
 #include "server/lifecycle/run_status.h"
 #include "server/lifecycle/worker_impl.h"
 #include "server/providers/provider.h"
 #include "server/providers/run_state.h"
+#include "server/taskcluster/credentials.h"
+#include "server/taskcluster/http_client.h"
+#include "server/taskcluster/worker_manager.h"
 
 namespace runner::lifecycle {
 
@@ -28,6 +32,10 @@ struct RunnerOptions {
   // is sent SIGTERM, and then how long before SIGKILL.
   absl::Duration stop_grace_period = absl::Seconds(30);
   absl::Duration kill_grace_period = absl::Seconds(5);
+  // At exit, how long queued worker-manager calls (error reports) may still run.
+  absl::Duration api_drain_timeout = absl::Seconds(30);
+  // Retry budget, timeouts, clock and randomness of Taskcluster calls.
+  taskcluster::HttpClientOptions http;
 };
 
 // One run of start-worker: provider, worker configuration, worker start, supervision until the
@@ -66,8 +74,13 @@ class Runner : public workerproto::SessionHandler, public providers::Interruptio
   void StopWorkerWhenAsked(adapter::Subprocess* process) ABSL_LOCKS_EXCLUDED(mu_);
   // Sends graceful-termination (finish-tasks false) at most once per run.
   workerproto::RunnerSession::SendResult SendTerminationOnce() ABSL_LOCKS_EXCLUDED(mu_);
+  // registerWorker with the provider's proof; stores the issued credentials and merges the
+  // pool's worker config.
+  absl::Status Register(const nlohmann::json& proof);
   // Deregistration for dynamically provisioned workers after a clean exit.
   void ExitSteps(bool clean_exit);
+  taskcluster::Credentials CurrentCredentials() const ABSL_LOCKS_EXCLUDED(mu_);
+  taskcluster::WorkerIdentity Identity() const;
 
   const config::RunnerConfig config_;
   RunStatus* const status_;  // not owned
@@ -77,8 +90,15 @@ class Runner : public workerproto::SessionHandler, public providers::Interruptio
   std::unique_ptr<providers::Provider> provider_;
   std::unique_ptr<WorkerImpl> worker_impl_;
   providers::RunState state_;
+  std::unique_ptr<taskcluster::HttpClient> client_;
+  std::unique_ptr<taskcluster::WorkerManager> worker_manager_;
+  // Worker-manager calls asked for by the worker; declared after what they use, so it stops
+  // first.
+  ApiQueue api_queue_;
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
+  // The credentials API calls use now (renewal replaces them).
+  taskcluster::Credentials credentials_ ABSL_GUARDED_BY(mu_);
   bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;
   bool worker_exited_ ABSL_GUARDED_BY(mu_) = false;
   bool termination_sent_ ABSL_GUARDED_BY(mu_) = false;

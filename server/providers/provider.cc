@@ -3,15 +3,17 @@
 #include "absl/strings/str_cat.h"
 
 #include "server/providers/standalone_provider.h"
+#include "server/providers/static_provider.h"
 
 namespace runner::providers {
 
 absl::StatusOr<std::unique_ptr<Provider>> MakeProvider(const config::ProviderConfig& config) {
   const std::string& type = config.provider_type;
   if (type == "standalone") return std::make_unique<StandaloneProvider>(config);
-  if (type == "static" || type == "aws" || type == "azure" || type == "google") {
-    // TODO: the static and cloud providers need the Taskcluster client (registration) and the
-    // metadata clients; they land with the Taskcluster and cloud-provider work.
+  if (type == "static") return std::make_unique<StaticProvider>(config);
+  if (type == "aws" || type == "azure" || type == "google") {
+    // TODO: the cloud providers need their metadata clients and interruption watchers; they
+    // land with the cloud-provider work, and until then refuse to start.
     return absl::UnimplementedError(absl::StrCat("provider ", type, " is not built yet"));
   }
   if (type.empty()) return absl::InvalidArgumentError("no provider given");

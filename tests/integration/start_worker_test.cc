@@ -341,14 +341,6 @@ TEST_F(StartWorkerTest, WorkerWhoseChildKeepsStdoutOpenStillEndsTheRun) {
   EXPECT_THAT(ReadFile(runner_log()), HasSubstr("worker: last words"));
 }
 
-TEST_F(StartWorkerTest, SecretsAreRefusedUntilTheTaskclusterClientExists) {
-  // Pins the not-yet-built path: a config that asks for secrets fails clearly, not silently.
-  std::string config = Config();
-  config.replace(config.find("getSecrets: false"), 17, "getSecrets: true");
-  EXPECT_EQ(RunToEnd(WriteConfig(config)), 4);
-  EXPECT_THAT(ReadFile(runner_log()), HasSubstr("getSecrets: false"));
-}
-
 TEST_F(StartWorkerTest, VersionAndHelp) {
   auto version = test_support::RunCommand({kBin + "/start-worker", "--version"});
   EXPECT_EQ(version.exit_code, 0);

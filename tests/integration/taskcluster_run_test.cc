@@ -1,0 +1,328 @@
+// start-worker against the fake Taskcluster (Node.js, verifying every Hawk signature with
+// @hapi/hawk): registration, secrets, worker-config merging, files, error reports, retries and
+// permanent failures. Everything binds 127.0.0.1 and lives in a temporary directory.
+#include <sys/stat.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/fakes/process_util.h"
+#include "tests/fakes/taskcluster/fake_taskcluster_process.h"
+
+namespace runner {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using nlohmann::json;
+using test_support::ReadFile;
+
+const std::string kBin = RUNNER_BIN_DIR;
+constexpr char kStaticSecret[] = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abcdef";
+constexpr char kPermanentToken[] = "permanent-access-token-for-the-standalone-test";
+constexpr char kPool[] = "proj-hw/mac-mini";
+constexpr char kEscapedPool[] = "proj-hw%2Fmac-mini";
+
+class TaskclusterRunTest : public ::testing::Test {
+ protected:
+  void StartFake(const json& scenario) {
+    auto fake = fakes::FakeTaskclusterProcess::Start(scenario);
+    ASSERT_TRUE(fake.ok()) << fake.status();
+    fake_ = std::move(fake).value();
+  }
+
+  std::string gw_config() const { return dir_.File("gw-config.json"); }
+  std::string log_path() const { return dir_.File("runner.log"); }
+
+  std::string WorkerBlock() const {
+    return absl::StrCat("worker:\n  implementation: generic-worker\n  path: ", kBin,
+                        "/fake-worker\n  configPath: ", gw_config(), "\n");
+  }
+
+  std::string StaticConfig(const std::string& extra = "") const {
+    return absl::StrCat("provider:\n  providerType: static\n  rootURL: ", fake_->root_url(),
+                        "/\n  providerID: hw-static\n  workerPoolID: ", kPool,
+                        "\n  workerGroup: datacenter-1\n  workerID: \"0042\"\n  staticSecret: ",
+                        kStaticSecret, "\n  workerLocation: {rack: r12}\n", WorkerBlock(),
+                        "workerConfig:\n  fromRunnerFile: true\n  list: [runner]\napi:\n  socket: ",
+                        dir_.File("api.sock"), "\n", extra);
+  }
+
+  std::string StandaloneConfig() const {
+    return absl::StrCat("provider:\n  providerType: standalone\n  rootURL: ", fake_->root_url(),
+                        "\n  clientID: project/ci/standalone-1\n  accessToken: ", kPermanentToken,
+                        "\n  workerPoolID: ", kPool,
+                        "\n  workerGroup: office\n  workerID: desk-7\n", WorkerBlock(),
+                        "api:\n  socket: ", dir_.File("api.sock"), "\n");
+  }
+
+  void WriteScript(const std::vector<std::string>& lines) {
+    test_support::WriteFile(dir_.File("script"), absl::StrJoin(lines, "\n") + "\n");
+  }
+
+  int Run(const std::string& config) {
+    std::string path = dir_.File("runner.yaml");
+    test_support::WriteFile(path, config, 0600);
+    pid_t pid = test_support::StartProcess({kBin + "/start-worker", path},
+                                           {"FAKE_WORKER_SCRIPT=" + dir_.File("script")}, "",
+                                           log_path());
+    std::optional<int> code = test_support::WaitProcess(pid, absl::Seconds(60));
+    if (!code.has_value()) test_support::KillProcess(pid);
+    EXPECT_TRUE(code.has_value()) << ReadFile(log_path());
+    return code.value_or(-1);
+  }
+
+  std::vector<json> RequestsTo(const std::string& method, const std::string& path_prefix) {
+    std::vector<json> matching;
+    for (const json& request : fake_->Requests()) {
+      if (request["method"] == method &&
+          request["path"].get<std::string>().rfind(path_prefix, 0) == 0) {
+        matching.push_back(request);
+      }
+    }
+    return matching;
+  }
+
+  test_support::TempDir dir_;
+  std::unique_ptr<fakes::FakeTaskclusterProcess> fake_;
+};
+
+json FileEntry(const std::string& path, const std::string& content) {
+  return {{"description", "a test file"},
+          {"path", path},
+          {"encoding", "base64"},
+          {"format", "file"},
+          {"content", absl::Base64Escape(content)}};
+}
+
+TEST_F(TaskclusterRunTest, StaticWorkerRegistersLoadsSecretsWritesFilesAndReportsErrors) {
+  std::string pool_file = dir_.File("from-pool/nested/pool.txt");
+  std::string secret_file = dir_.File("from-secret.txt");
+  StartFake({
+      {"workerConfig",
+       {{"genericWorker",
+         {{"config", {{"fromRegisterWorker", true}, {"list", {"pool"}}}},
+          {"files", {FileEntry(pool_file, "pool file content\n")}}}}}},
+      {"forbiddenSecrets", {absl::StrCat("worker-type:", kPool)}},
+      {"secrets",
+       {{absl::StrCat("worker-pool:", kPool),
+         {{"config", {{"livelogSecret", "livelog-secret-value"}, {"list", {"secret"}}}},
+          {"files", {FileEntry(secret_file, "secret file content")}}}}}},
+  });
+  WriteScript({
+      "wait-for welcome",
+      "hello error-report,log",
+      R"(send ~{"type":"error-report","kind":"worker-error","title":"disk too small","description":"need more","extra":{"free":"1G"}})",
+      "exit 0",
+  });
+  ASSERT_EQ(Run(StaticConfig()), 0) << ReadFile(log_path()) << fake_->Stderr();
+
+  // registerWorker: unauthenticated, with the static secret as proof and the boot time.
+  auto registers = RequestsTo("POST", "/api/worker-manager/v1/worker/register");
+  ASSERT_EQ(registers.size(), 1u);
+  EXPECT_EQ(registers[0]["authorization"], false);
+  json body = registers[0]["body"];
+  EXPECT_EQ(body["workerPoolId"], kPool);
+  EXPECT_EQ(body["providerId"], "hw-static");
+  EXPECT_EQ(body["workerGroup"], "datacenter-1");
+  EXPECT_EQ(body["workerId"], "0042");
+  EXPECT_EQ(body["workerIdentityProof"], json({{"staticSecret", kStaticSecret}}));
+  EXPECT_THAT(body["systemBootTime"].get<std::string>(),
+              ::testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.000Z"));
+
+  // Secrets, in order, with escaped names and the issued temporary credentials.
+  auto secrets = RequestsTo("GET", "/api/secrets/v1/secret/");
+  ASSERT_EQ(secrets.size(), 2u);
+  EXPECT_EQ(secrets[0]["path"], absl::StrCat("/api/secrets/v1/secret/worker-type:", kEscapedPool));
+  EXPECT_EQ(secrets[1]["path"], absl::StrCat("/api/secrets/v1/secret/worker-pool:", kEscapedPool));
+  for (const json& request : secrets) {
+    EXPECT_EQ(request["hawkVerified"], true) << request.dump();
+    EXPECT_EQ(request["certificateInExt"], true);
+    EXPECT_EQ(request["hawkClientId"], "worker/hw-static/proj-hw/mac-mini/datacenter-1/0042");
+  }
+
+  // The error report went to worker-manager with the runner's group and id.
+  auto reports =
+      RequestsTo("POST", absl::StrCat("/api/worker-manager/v1/worker-pool-errors/", kEscapedPool));
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0]["hawkVerified"], true);
+  EXPECT_EQ(reports[0]["body"], json({{"workerGroup", "datacenter-1"},
+                                      {"workerId", "0042"},
+                                      {"kind", "worker-error"},
+                                      {"title", "disk too small"},
+                                      {"description", "need more"},
+                                      {"extra", {{"free", "1G"}}}}));
+  // Static workers are not removed by the runner.
+  EXPECT_TRUE(RequestsTo("DELETE", "/api/worker-manager/v1/workers/").empty());
+
+  // Sources merged in order: runner file < pool config < secret < derived keys.
+  json config = json::parse(ReadFile(gw_config()));
+  EXPECT_EQ(config["fromRunnerFile"], true);
+  EXPECT_EQ(config["fromRegisterWorker"], true);
+  EXPECT_EQ(config["livelogSecret"], "livelog-secret-value");
+  EXPECT_EQ(config["list"], json({"runner", "pool", "secret"}));
+  EXPECT_EQ(config["clientId"], "worker/hw-static/proj-hw/mac-mini/datacenter-1/0042");
+  EXPECT_TRUE(config["certificate"].is_string());
+  EXPECT_EQ(config["rootURL"], fake_->root_url());
+  EXPECT_EQ(config["provisionerId"], "proj-hw");
+  EXPECT_EQ(config["workerType"], "mac-mini");
+  EXPECT_EQ(config["workerLocation"], R"({"cloud":"static","rack":"r12"})");
+  EXPECT_EQ(test_support::FileMode(gw_config()), 0600);
+
+  // Files from the pool config and from the secret.
+  EXPECT_EQ(ReadFile(pool_file), "pool file content\n");
+  EXPECT_EQ(ReadFile(secret_file), "secret file content");
+  EXPECT_EQ(test_support::FileMode(dir_.File("from-pool/nested")), 0755);
+
+  // No credential in any log line.
+  std::string log = ReadFile(log_path());
+  EXPECT_THAT(log, Not(HasSubstr(kStaticSecret)));
+  EXPECT_THAT(log, Not(HasSubstr(config["accessToken"].get<std::string>())));
+  EXPECT_THAT(log, Not(HasSubstr("livelog-secret-value")));
+  EXPECT_THAT(log, HasSubstr("registered with worker-manager"));
+}
+
+TEST_F(TaskclusterRunTest, StandaloneWorkerReadsSecretsWithItsPermanentCredentials) {
+  StartFake({
+      {"clients", {{"project/ci/standalone-1", kPermanentToken}}},
+      {"secrets", {{absl::StrCat("worker-type:", kPool), {{"fromLegacySecret", true}}}}},
+  });
+  WriteScript({"wait-for welcome", "hello", "exit 0"});
+  ASSERT_EQ(Run(StandaloneConfig()), 0) << ReadFile(log_path()) << fake_->Stderr();
+
+  EXPECT_TRUE(RequestsTo("POST", "/api/worker-manager/v1/worker/register").empty());
+  auto secrets = RequestsTo("GET", "/api/secrets/v1/secret/");
+  ASSERT_EQ(secrets.size(), 2u);
+  for (const json& request : secrets) {
+    EXPECT_EQ(request["hawkVerified"], true) << request.dump();
+    EXPECT_EQ(request["certificateInExt"], false);
+    EXPECT_EQ(request["hawkClientId"], "project/ci/standalone-1");
+  }
+  json config = json::parse(ReadFile(gw_config()));
+  EXPECT_EQ(config["fromLegacySecret"], true);
+  EXPECT_EQ(config["accessToken"], kPermanentToken);
+  EXPECT_FALSE(config.contains("certificate"));
+  EXPECT_THAT(ReadFile(log_path()), Not(HasSubstr(kPermanentToken)));
+}
+
+TEST_F(TaskclusterRunTest, RegistrationRetriesServerErrorsThenSucceeds) {
+  StartFake({{"responses",
+              {{"registerWorker",
+                {{{"status", 503}, {"body", {{"code", "ProviderSetupFailed"}, {"message", "x"}}}},
+                 {{"status", 502}, {"rawBody", "<html>bad gateway</html>"}},
+                 {{"default", true}}}}}}});
+  WriteScript({"wait-for welcome", "hello", "exit 0"});
+  ASSERT_EQ(Run(StaticConfig()), 0) << ReadFile(log_path());
+  EXPECT_EQ(RequestsTo("POST", "/api/worker-manager/v1/worker/register").size(), 3u);
+}
+
+TEST_F(TaskclusterRunTest, PermanentRegistrationFailureEndsTheRunAtOnce) {
+  StartFake({{"responses",
+              {{"registerWorker",
+                {{{"status", 400},
+                  {"body", {{"code", "InputError"}, {"message", "worker has expired"}}}}}}}}});
+  WriteScript({"exit 0"});
+  EXPECT_EQ(Run(StaticConfig()), 4);
+  EXPECT_EQ(RequestsTo("POST", "/api/worker-manager/v1/worker/register").size(), 1u);
+  std::string log = ReadFile(log_path());
+  EXPECT_THAT(log, HasSubstr("InputError"));
+  EXPECT_THAT(log, HasSubstr("worker has expired"));
+  EXPECT_FALSE(test_support::PathExists(gw_config()));
+}
+
+TEST_F(TaskclusterRunTest, ForbiddenWorkerPoolSecretIsFatal) {
+  StartFake({{"forbiddenSecrets", {absl::StrCat("worker-pool:", kPool)}}});
+  WriteScript({"exit 0"});
+  EXPECT_EQ(Run(StaticConfig()), 4);
+  EXPECT_THAT(ReadFile(log_path()), HasSubstr(absl::StrCat("worker-pool:", kPool)));
+  EXPECT_FALSE(test_support::PathExists(gw_config()));
+}
+
+// Bad input from the services: each ends the run with a clear error, exit 4, nothing written.
+TEST_F(TaskclusterRunTest, BadServiceAnswersEndTheRunWithoutWritingAnything) {
+  struct Case {
+    const char* name;
+    json scenario;
+    const char* expected;
+  };
+  std::string target = dir_.File("never-written/file.txt");
+  const Case cases[] = {
+      {"response without credentials",
+       {{"responses",
+         {{"registerWorker",
+           {{{"status", 200},
+             {"body", {{"expires", "2030-01-01T00:00:00.000Z"}, {"secret", "s"}}}}}}}}},
+       "missing credentials"},
+      {"response without expiry",
+       {{"responses",
+         {{"registerWorker",
+           {{{"status", 200},
+             {"body",
+              {{"credentials", {{"clientId", "c"}, {"accessToken", "a-long-access-token"}}},
+               {"secret", "s-secret"}}}}}}}}},
+       "missing expires"},
+      {"unparsable certificate",
+       {{"responses",
+         {{"registerWorker",
+           {{{"status", 200},
+             {"body",
+              {{"credentials",
+                {{"clientId", "c"},
+                 {"accessToken", "a-long-access-token"},
+                 {"certificate", "{not json"}}},
+               {"expires", "2030-01-01T00:00:00.000Z"},
+               {"secret", "s-secret"}}}}}}}}},
+       "certificate is not a JSON object"},
+      {"pool config not an object", {{"workerConfig", "just a string"}}, "workerConfig"},
+      {"unknown file format",
+       {{"workerConfig",
+         {{"genericWorker",
+           {{"files", {{{"path", target}, {"format", "tar"}, {"encoding", "base64"},
+                        {"content", ""}}}}}}}}},
+       "format"},
+      {"unknown encoding",
+       {{"workerConfig",
+         {{"genericWorker",
+           {{"files", {{{"path", target}, {"format", "file"}, {"encoding", "hex"},
+                        {"content", "00"}}}}}}}}},
+       "encoding"},
+      {"invalid base64",
+       {{"workerConfig",
+         {{"genericWorker",
+           {{"files", {{{"path", target}, {"format", "file"}, {"encoding", "base64"},
+                        {"content", "!!!not base64"}}}}}}}}},
+       "base64"},
+      {"secret value not an object",
+       {{"secrets", {{absl::StrCat("worker-pool:", kPool), "a string"}}}},
+       "not a JSON object"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    StartFake(c.scenario);
+    WriteScript({"wait-for welcome", "hello", "exit 0"});
+    EXPECT_EQ(Run(StaticConfig()), 4) << ReadFile(log_path());
+    EXPECT_THAT(ReadFile(log_path()), HasSubstr(c.expected));
+    EXPECT_FALSE(test_support::PathExists(gw_config()));
+    EXPECT_FALSE(test_support::PathExists(target));
+    unlink(gw_config().c_str());
+  }
+}
+
+TEST_F(TaskclusterRunTest, RootUrlThatIsNotHttpIsRefused) {
+  StartFake(json::object());
+  std::string config = StaticConfig();
+  config.replace(config.find("http://"), 7, "ftp://");
+  WriteScript({"exit 0"});
+  EXPECT_EQ(Run(config), 4);
+  EXPECT_THAT(ReadFile(log_path()), HasSubstr("ftp://"));
+  EXPECT_TRUE(fake_->Requests().empty());
+}
+
+}  // namespace
+}  // namespace runner
