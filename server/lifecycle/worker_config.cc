@@ -1,5 +1,6 @@
 #include "server/lifecycle/worker_config.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -138,6 +139,26 @@ absl::Status ApplySecret(const nlohmann::json& secret, const std::string& name,
   if (!secret.is_object()) {
     return absl::InvalidArgumentError(
         absl::StrCat("apply secret ", name, ": secret value is not a JSON object"));
+  }
+
+  // A secret with only `config`/`files` members is meant to be structured. Upstream would fall
+  // back to reading it as legacy configuration and hand the worker a stray `config` key, which
+  // generic-worker refuses; say what is wrong instead.
+  bool only_structured_keys =
+      !secret.empty() &&
+      std::all_of(secret.items().begin(), secret.items().end(),
+                  [](const auto& item) { return item.key() == "config" || item.key() == "files"; });
+  auto config_member = secret.find("config");
+  if (only_structured_keys && config_member != secret.end() && !config_member->is_object() &&
+      !config_member->is_null()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("apply secret ", name, ": config is not a JSON object"));
+  }
+  auto files_member = secret.find("files");
+  if (only_structured_keys && files_member != secret.end() && !files_member->is_array() &&
+      !files_member->is_null()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("apply secret ", name, ": files is not a JSON array"));
   }
 
   if (!IsStructuredSecret(secret)) {

@@ -1,7 +1,9 @@
 // start-worker against the fake Taskcluster (Node.js, verifying every Hawk signature with
 // @hapi/hawk): registration, secrets, worker-config merging, files, error reports, retries and
 // permanent failures. Everything binds 127.0.0.1 and lives in a temporary directory.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -12,16 +14,18 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "zip.h"
+
 #include "tests/fakes/process_util.h"
 #include "tests/fakes/taskcluster/fake_taskcluster_process.h"
 
 namespace runner {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using nlohmann::json;
 using test_support::ReadFile;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 const std::string kBin = RUNNER_BIN_DIR;
 constexpr char kStaticSecret[] = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abcdef";
@@ -69,9 +73,9 @@ class TaskclusterRunTest : public ::testing::Test {
   int Run(const std::string& config) {
     std::string path = dir_.File("runner.yaml");
     test_support::WriteFile(path, config, 0600);
-    pid_t pid = test_support::StartProcess({kBin + "/start-worker", path},
-                                           {"FAKE_WORKER_SCRIPT=" + dir_.File("script")}, "",
-                                           log_path());
+    pid_t pid =
+        test_support::StartProcess({kBin + "/start-worker", path},
+                                   {"FAKE_WORKER_SCRIPT=" + dir_.File("script")}, "", log_path());
     std::optional<int> code = test_support::WaitProcess(pid, absl::Seconds(60));
     if (!code.has_value()) test_support::KillProcess(pid);
     EXPECT_TRUE(code.has_value()) << ReadFile(log_path());
@@ -99,6 +103,28 @@ json FileEntry(const std::string& path, const std::string& content) {
           {"encoding", "base64"},
           {"format", "file"},
           {"content", absl::Base64Escape(content)}};
+}
+
+// A zip archive whose only member is `../../escaped.txt`, made with libzip.
+std::string EscapingZip() {
+  zip_error_t error;
+  zip_error_init(&error);
+  zip_source_t* buffer = zip_source_buffer_create(nullptr, 0, 0, &error);
+  zip_source_keep(buffer);
+  zip_t* archive = zip_open_from_source(buffer, ZIP_TRUNCATE, &error);
+  static const char kContent[] = "escaped";
+  zip_source_t* member = zip_source_buffer(archive, kContent, sizeof(kContent) - 1, 0);
+  zip_file_add(archive, "../../escaped.txt", member, ZIP_FL_ENC_UTF_8);
+  zip_close(archive);
+  zip_source_open(buffer);
+  zip_source_seek(buffer, 0, SEEK_END);
+  zip_int64_t size = zip_source_tell(buffer);
+  zip_source_seek(buffer, 0, SEEK_SET);
+  std::string bytes(static_cast<size_t>(size), '\0');
+  zip_source_read(buffer, bytes.data(), static_cast<zip_uint64_t>(size));
+  zip_source_close(buffer);
+  zip_source_free(buffer);
+  return absl::Base64Escape(bytes);
 }
 
 TEST_F(TaskclusterRunTest, StaticWorkerRegistersLoadsSecretsWritesFilesAndReportsErrors) {
@@ -283,21 +309,36 @@ TEST_F(TaskclusterRunTest, BadServiceAnswersEndTheRunWithoutWritingAnything) {
       {"unknown file format",
        {{"workerConfig",
          {{"genericWorker",
-           {{"files", {{{"path", target}, {"format", "tar"}, {"encoding", "base64"},
-                        {"content", ""}}}}}}}}},
+           {{"files",
+             {{{"path", target}, {"format", "tar"}, {"encoding", "base64"}, {"content", ""}}}}}}}}},
        "format"},
       {"unknown encoding",
        {{"workerConfig",
          {{"genericWorker",
-           {{"files", {{{"path", target}, {"format", "file"}, {"encoding", "hex"},
-                        {"content", "00"}}}}}}}}},
+           {{"files",
+             {{{"path", target}, {"format", "file"}, {"encoding", "hex"}, {"content", "00"}}}}}}}}},
        "encoding"},
       {"invalid base64",
        {{"workerConfig",
          {{"genericWorker",
-           {{"files", {{{"path", target}, {"format", "file"}, {"encoding", "base64"},
-                        {"content", "!!!not base64"}}}}}}}}},
+           {{"files",
+             {{{"path", target},
+               {"format", "file"},
+               {"encoding", "base64"},
+               {"content", "!!!not base64"}}}}}}}}},
        "base64"},
+      {"secret config not an object",
+       {{"secrets", {{absl::StrCat("worker-pool:", kPool), {{"config", "a string"}}}}}},
+       "config is not a JSON object"},
+      {"zip member escaping its destination",
+       {{"workerConfig",
+         {{"genericWorker",
+           {{"files",
+             {{{"path", dir_.File("never-written/unpacked")},
+               {"format", "zip"},
+               {"encoding", "base64"},
+               {"content", EscapingZip()}}}}}}}}},
+       "illegal file path in zip"},
       {"secret value not an object",
        {{"secrets", {{absl::StrCat("worker-pool:", kPool), "a string"}}}},
        "not a JSON object"},
@@ -310,8 +351,45 @@ TEST_F(TaskclusterRunTest, BadServiceAnswersEndTheRunWithoutWritingAnything) {
     EXPECT_THAT(ReadFile(log_path()), HasSubstr(c.expected));
     EXPECT_FALSE(test_support::PathExists(gw_config()));
     EXPECT_FALSE(test_support::PathExists(target));
+    EXPECT_FALSE(test_support::PathExists(dir_.File("never-written")));
+    EXPECT_FALSE(test_support::PathExists(dir_.File("escaped.txt")));
     unlink(gw_config().c_str());
   }
+}
+
+TEST_F(TaskclusterRunTest, LogsKeepFlowingWhileAnErrorReportIsSlow) {
+  // worker-manager answers the report only after 8 s; the worker's next log line must reach the
+  // runner's log long before that, because reports are sent off the reading thread.
+  StartFake({{"responses", {{"reportWorkerError", {{{"default", true}, {"delayMs", 8000}}}}}}});
+  std::string fifo = dir_.File("release");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  WriteScript({
+      "wait-for welcome",
+      "hello error-report,log",
+      R"(send ~{"type":"error-report","kind":"worker-error","title":"t","description":"d","extra":{}})",
+      R"(send ~{"type":"log","body":{"textPayload":"still talking"}})",
+      "wait-fifo " + fifo,
+      "exit 0",
+  });
+  std::string path = dir_.File("runner.yaml");
+  test_support::WriteFile(path, StaticConfig(), 0600);
+  pid_t pid =
+      test_support::StartProcess({kBin + "/start-worker", path},
+                                 {"FAKE_WORKER_SCRIPT=" + dir_.File("script")}, "", log_path());
+  EXPECT_TRUE(
+      test_support::WaitForFileToContain(log_path(), "worker: still talking", absl::Seconds(6)))
+      << ReadFile(log_path());
+  EXPECT_EQ(RequestsTo("POST", "/api/worker-manager/v1/worker-pool-errors/").size(), 1u);
+
+  int release = open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(release, 0);
+  ASSERT_EQ(write(release, "go\n", 3), 3);
+  close(release);
+  std::optional<int> code = test_support::WaitProcess(pid, absl::Seconds(60));
+  if (!code.has_value()) test_support::KillProcess(pid);
+  EXPECT_EQ(code, 0) << ReadFile(log_path());
+  // The slow report was still completed before the runner exited.
+  EXPECT_THAT(ReadFile(log_path()), HasSubstr("reported worker error to worker-manager"));
 }
 
 TEST_F(TaskclusterRunTest, RootUrlThatIsNotHttpIsRefused) {

@@ -184,8 +184,6 @@ TEST(ApplySecretTest, LegacyFormIsMergedWhole) {
   const json secrets[] = {
       {{"from-secret", true}},
       {{"config", {{"a", 1}}}, {"extra", 2}},  // a member besides config/files
-      {{"config", "text"}},                    // config not an object
-      {{"files", "text"}},                     // files not an array
       {{"files", {5}}},                        // an element that is not a file entry
       {{"files", {{{"path", 5}}}}},            // a file field that is not a string
   };
@@ -196,6 +194,25 @@ TEST(ApplySecretTest, LegacyFormIsMergedWhole) {
     for (const auto& [key, value] : secret.items()) EXPECT_EQ(state.worker_config[key], value);
     EXPECT_EQ(state.worker_config["from-runner"], true);
     EXPECT_EQ(state.files.size(), 1u);
+  }
+}
+
+// A secret holding only `config`/`files` is meant to be structured: wrong types there are refused
+// instead of being merged as a stray `config` key that generic-worker would reject.
+TEST(ApplySecretTest, StructuredLookingSecretWithWrongTypesIsRefused) {
+  const std::pair<json, const char*> cases[] = {
+      {{{"config", "text"}}, "config is not a JSON object"},
+      {{{"config", {1, 2}}}, "config is not a JSON object"},
+      {{{"files", "text"}}, "files is not a JSON array"},
+      {{{"config", json::object()}, {"files", 5}}, "files is not a JSON array"},
+  };
+  for (const auto& [secret, expected] : cases) {
+    SCOPED_TRACE(secret.dump());
+    providers::RunState state = StateWithRunnerConfig();
+    absl::Status status = ApplySecret(secret, "worker-pool:proj/pool", &state);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(status.message()), HasSubstr(expected));
+    EXPECT_THAT(std::string(status.message()), HasSubstr("worker-pool:proj/pool"));
   }
 }
 
