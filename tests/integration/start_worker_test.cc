@@ -28,6 +28,18 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+// Binds a Unix socket at `path` and closes it: a socket file nobody listens on, as a killed
+// runner leaves behind.
+void LeaveStaleSocket(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  struct sockaddr_un address = {};
+  address.sun_family = AF_UNIX;
+  snprintf(address.sun_path, sizeof(address.sun_path), "%s", path.c_str());
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  close(fd);
+}
+
 constexpr char kAccessToken[] = "TESTONLY-access-token-0123456789abcdefghijklmnop";
 const std::string kBin = RUNNER_BIN_DIR;
 
@@ -315,12 +327,7 @@ TEST_F(StartWorkerTest, SecondRunnerOnALiveSocketIsRefused) {
 TEST_F(StartWorkerTest, StaleSocketFromADeadRunnerIsReplaced) {
   // A socket file nobody listens on, as a killed runner leaves behind.
   WriteScript({"wait-for welcome", "hello", "exit 0"});
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  struct sockaddr_un address = {};
-  address.sun_family = AF_UNIX;
-  snprintf(address.sun_path, sizeof(address.sun_path), "%s", socket().c_str());
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  close(fd);
+  LeaveStaleSocket(socket());
   ASSERT_TRUE(test_support::PathExists(socket()));
 
   EXPECT_EQ(RunToEnd(WriteConfig(Config())), 0) << ReadFile(runner_log());
@@ -364,12 +371,7 @@ TEST_F(StartWorkerTest, RunnerctlWithoutARunnerGivesOneLineError) {
   EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1);
 
   // A socket file with nobody behind it: refused.
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  struct sockaddr_un address = {};
-  address.sun_family = AF_UNIX;
-  snprintf(address.sun_path, sizeof(address.sun_path), "%s", socket().c_str());
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  close(fd);
+  LeaveStaleSocket(socket());
   auto refused = test_support::RunCommand({kBin + "/runnerctl", "--socket", socket(), "status"});
   EXPECT_EQ(refused.exit_code, 3);
   EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
