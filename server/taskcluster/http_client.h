@@ -6,16 +6,15 @@
 #include <optional>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 
 #include "server/common/clock.h"
 #include "server/taskcluster/backoff.h"
 #include "server/taskcluster/credentials.h"
+#include "server/taskcluster/http_transport.h"
 
 namespace runner::taskcluster {
 
@@ -56,27 +55,20 @@ class HttpClient {
   // budget spent kUnavailable, or kDeadlineExceeded when the last attempt timed out; a 2xx body
   // that is not JSON, or a body over `max_response_bytes`, kInternal; unusable credentials
   // kInvalidArgument (nothing is sent).
-  absl::StatusOr<nlohmann::json> Call(const ApiRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<nlohmann::json> Call(const ApiRequest& request);
 
  private:
-  struct Attempt;
+  HttpClient(std::string root_url, HttpClientOptions options,
+             std::unique_ptr<HttpTransport> transport);
 
-  HttpClient(std::string root_url, HttpClientOptions options, void* handle);
-
-  // One transfer; `body` is sent when `has_body`, `authorization` when non-empty.
-  Attempt Send(const std::string& method, const std::string& url, bool has_body,
-               const std::string& body, const std::string& authorization) ABSL_LOCKS_EXCLUDED(mu_);
-  void* AcquireHandle() ABSL_LOCKS_EXCLUDED(mu_);
-  void ReleaseHandle(void* handle) ABSL_LOCKS_EXCLUDED(mu_);
+  // One attempt; `body` is sent when non-null, `authorization` when non-empty.
+  TransferResult Send(const std::string& method, const std::string& url, const std::string* body,
+                      const std::string& authorization);
 
   const std::string root_url_;
   const HttpClientOptions options_;
-  const std::string no_proxy_;  // hosts never reached through an environment proxy
-
-  absl::Mutex mu_;
-  // The CURL easy handle, kept between calls so its connection cache is reused. A call takes it
-  // out (leaving nullptr) for the length of one transfer, so the lock is never held across I/O.
-  void* handle_ ABSL_GUARDED_BY(mu_);
+  // Keeps environment proxies, except for loopback hosts.
+  const std::unique_ptr<HttpTransport> transport_;
 };
 
 }  // namespace runner::taskcluster

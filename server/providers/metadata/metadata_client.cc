@@ -3,17 +3,14 @@
 #include <stdlib.h>
 
 #include <algorithm>
-#include <mutex>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "curl/curl.h"
 
 #include "server/common/logger.h"
 #include "server/common/status_util.h"
-#include "server/common/version.h"
 #include "server/taskcluster/url.h"
 
 namespace runner::providers::metadata {
@@ -21,35 +18,7 @@ namespace {
 
 constexpr char kComponent[] = "metadata";
 
-struct BodySink {
-  std::string* body;
-  size_t max_bytes;
-  bool overflow = false;
-};
-
-size_t WriteBody(char* data, size_t size, size_t count, void* user) {
-  auto* sink = static_cast<BodySink*>(user);
-  size_t bytes = size * count;
-  if (sink->body->size() + bytes > sink->max_bytes) {
-    sink->overflow = true;
-    return 0;  // aborts the transfer
-  }
-  sink->body->append(data, bytes);
-  return bytes;
-}
-
-struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
-
-void Append(Slist* list, const std::string& line) {
-  curl_slist* extended = curl_slist_append(list->get(), line.c_str());
-  if (extended != nullptr) {
-    list->release();
-    list->reset(extended);
-  }
-}
+using taskcluster::TransferResult;
 
 // The path as it may appear in logs and errors: the query may carry caller data.
 absl::string_view Endpoint(absl::string_view path) { return path.substr(0, path.find('?')); }
@@ -115,92 +84,31 @@ absl::StatusOr<std::string> ResolveBaseUrl(absl::string_view default_base,
   return replacement->first + base_path;
 }
 
-void LogRetry(common::LogLevel level, absl::string_view method, absl::string_view path, int attempt,
-              const std::string& failure, absl::Duration delay) {
-  common::Logger::Default().Log(
-      level, kComponent, "metadata request failed, retrying",
-      {{"method", method},
-       {"path", Endpoint(path)},
-       {"attempt", attempt},
-       {"failure", failure},
-       {"delay_ms", static_cast<int64_t>(absl::ToInt64Milliseconds(delay))}});
-}
-
 }  // namespace
 
 absl::Status HttpStatusError(absl::string_view method, absl::string_view path, int status) {
-  absl::StatusCode code = absl::StatusCode::kFailedPrecondition;
-  if (status == 404) code = absl::StatusCode::kNotFound;
-  if (status == 401) code = absl::StatusCode::kUnauthenticated;
-  if (status == 403) code = absl::StatusCode::kPermissionDenied;
-  return absl::Status(code, absl::StrCat(What(method, path), ": http status ", status));
+  return absl::Status(taskcluster::CodeForHttpStatus(status, taskcluster::StatusMapping::kPlain),
+                      absl::StrCat(What(method, path), ": http status ", status));
 }
-
-struct MetadataClient::Attempt {
-  enum class Kind { kResponse, kTransport, kTimeout, kTooLarge };
-  Kind kind = Kind::kTransport;
-  long status = 0;
-  std::string body;
-  int curl_code = 0;
-  std::string error;  // libcurl's description of a transport failure
-
-  bool ok() const { return kind == Kind::kResponse && status >= 200 && status < 300; }
-  bool retried() const {
-    return kind == Kind::kTransport || kind == Kind::kTimeout ||
-           (kind == Kind::kResponse && (status >= 500 || status == 429));
-  }
-  // Identifies the kind of failure, ignoring details that vary per attempt (elapsed times).
-  std::string Key() const {
-    return absl::StrCat(static_cast<int>(kind), "/", status, "/", curl_code);
-  }
-  // A short description without any body text: safe for logs.
-  std::string Summary() const {
-    switch (kind) {
-      case Kind::kResponse:
-        return absl::StrCat("http status ", status);
-      case Kind::kTransport:
-        return absl::StrCat("transport error: ", error);
-      case Kind::kTimeout:
-        return "attempt timed out";
-      case Kind::kTooLarge:
-        return "response too large";
-    }
-    return "";
-  }
-};
 
 absl::StatusOr<std::unique_ptr<MetadataClient>> MetadataClient::Create(
     absl::string_view default_base_url, MetadataClientOptions options) {
   RUNNER_ASSIGN_OR_RETURN(std::string base_url,
                           ResolveBaseUrl(default_base_url, options.base_url_override));
-  static std::once_flag curl_init;
-  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  CURL* handle = curl_easy_init();
-  if (handle == nullptr)
-    return absl::InternalError("create metadata client: curl_easy_init failed");
+  absl::StatusOr<std::unique_ptr<taskcluster::HttpTransport>> transport =
+      taskcluster::HttpTransport::Create(taskcluster::ProxyPolicy::kNever);
+  if (!transport.ok()) return common::Annotate(transport.status(), "create metadata client");
   return std::unique_ptr<MetadataClient>(
-      new MetadataClient(std::move(base_url), std::move(options), handle));
+      new MetadataClient(std::move(base_url), std::move(options), *std::move(transport)));
 }
 
-MetadataClient::MetadataClient(std::string base_url, MetadataClientOptions options, void* handle)
-    : base_url_(std::move(base_url)), options_(std::move(options)), handle_(handle) {}
+MetadataClient::MetadataClient(std::string base_url, MetadataClientOptions options,
+                               std::unique_ptr<taskcluster::HttpTransport> transport)
+    : base_url_(std::move(base_url)),
+      options_(std::move(options)),
+      transport_(std::move(transport)) {}
 
-MetadataClient::~MetadataClient() {
-  absl::MutexLock lock(&mu_);
-  if (handle_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(handle_));
-}
-
-void* MetadataClient::AcquireHandle() {
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](void** handle) { return *handle != nullptr; }, &handle_));
-  return std::exchange(handle_, nullptr);
-}
-
-void MetadataClient::ReleaseHandle(void* handle) {
-  absl::MutexLock lock(&mu_);
-  handle_ = handle;
-}
+MetadataClient::~MetadataClient() = default;
 
 absl::StatusOr<std::string> MetadataClient::Get(absl::string_view path,
                                                 const MetadataHeaders& headers) {
@@ -232,34 +140,30 @@ absl::StatusOr<std::string> MetadataClient::Call(absl::string_view method, absl:
                                                  const MetadataHeaders& headers,
                                                  const std::string* body) {
   RUNNER_RETURN_IF_ERROR(CheckRequest(method, path, headers));
-  taskcluster::Backoff backoff(options_.backoff, options_.clock, options_.random);
-  std::string last_key;
-  bool warned_at_ceiling = false;
-  for (int attempt = 1;; ++attempt) {
-    Attempt result = Send(method, path, headers, body, options_.attempt_timeout);
-    if (result.ok()) return std::move(result.body);
-    if (result.kind == Attempt::Kind::kTooLarge) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          What(method, path), ": response larger than ", options_.max_response_bytes, " bytes"));
-    }
-    if (!result.retried()) return HttpStatusError(method, path, static_cast<int>(result.status));
-
-    std::optional<absl::Duration> delay = backoff.NextDelay();
-    if (!delay.has_value()) {
-      return absl::UnavailableError(absl::StrCat(What(method, path), ": ", result.Summary(),
-                                                 " (gave up after ", attempt, " attempts in ",
-                                                 absl::FormatDuration(backoff.elapsed()), ")"));
-    }
-
-    // Quiet while a failure is new; warn when it changes or outlasts the growing delays.
-    bool changed = attempt > 1 && result.Key() != last_key;
-    bool persistent = backoff.at_ceiling() && !warned_at_ceiling;
-    warned_at_ceiling = warned_at_ceiling || persistent;
-    last_key = result.Key();
-    LogRetry(changed || persistent ? common::LogLevel::kWarning : common::LogLevel::kDebug, method,
-             path, attempt, result.Summary(), *delay);
-    options_.sleeper->Sleep(*delay);
+  taskcluster::RetryOptions retry;
+  retry.backoff = options_.backoff;
+  retry.clock = options_.clock;
+  retry.random = options_.random;
+  retry.sleeper = options_.sleeper;
+  retry.give_up = taskcluster::GiveUpCode::kUnavailable;
+  retry.component = kComponent;
+  retry.event = "metadata request failed, retrying";
+  retry.method = std::string(method);
+  retry.path = std::string(Endpoint(path));
+  retry.what = What(method, path);
+  absl::StatusOr<TransferResult> result = taskcluster::RetryTransfer(
+      retry,
+      [&]() -> absl::StatusOr<TransferResult> {
+        return Send(method, path, headers, body, options_.attempt_timeout);
+      },
+      [](const TransferResult& failed) { return failed.Summary(); });
+  if (!result.ok()) return result.status();
+  if (result->ok()) return std::move(result->body);
+  if (result->kind == TransferResult::Kind::kTooLarge) {
+    return absl::FailedPreconditionError(absl::StrCat(What(method, path), ": response larger than ",
+                                                      options_.max_response_bytes, " bytes"));
   }
+  return HttpStatusError(method, path, static_cast<int>(result->status));
 }
 
 absl::StatusOr<MetadataResponse> MetadataClient::Once(absl::string_view method,
@@ -268,85 +172,41 @@ absl::StatusOr<MetadataResponse> MetadataClient::Once(absl::string_view method,
                                                       const std::string* body,
                                                       absl::Duration timeout) {
   RUNNER_RETURN_IF_ERROR(CheckRequest(method, path, headers));
-  Attempt result = Send(method, path, headers, body, timeout);
+  TransferResult result = Send(method, path, headers, body, timeout);
   switch (result.kind) {
-    case Attempt::Kind::kResponse:
+    case TransferResult::Kind::kResponse:
       return MetadataResponse{static_cast<int>(result.status), std::move(result.body)};
-    case Attempt::Kind::kTimeout:
+    case TransferResult::Kind::kTimeout:
       return absl::DeadlineExceededError(absl::StrCat(
           What(method, path), ": attempt timed out after ", absl::FormatDuration(timeout)));
-    case Attempt::Kind::kTooLarge:
+    case TransferResult::Kind::kTooLarge:
       return absl::FailedPreconditionError(absl::StrCat(
           What(method, path), ": response larger than ", options_.max_response_bytes, " bytes"));
-    case Attempt::Kind::kTransport:
+    case TransferResult::Kind::kTransport:
       break;
   }
   return absl::UnavailableError(absl::StrCat(What(method, path), ": ", result.Summary()));
 }
 
-MetadataClient::Attempt MetadataClient::Send(absl::string_view method, absl::string_view path,
-                                             const MetadataHeaders& headers,
-                                             const std::string* body, absl::Duration timeout) {
-  Slist header_list;
+TransferResult MetadataClient::Send(absl::string_view method, absl::string_view path,
+                                    const MetadataHeaders& headers, const std::string* body,
+                                    absl::Duration timeout) {
+  taskcluster::TransferRequest request;
   for (const auto& [name, value] : headers) {
     // "Name;" is how libcurl is told to send a header with an empty value.
-    Append(&header_list, value.empty() ? absl::StrCat(name, ";") : absl::StrCat(name, ": ", value));
+    request.header_lines.push_back(value.empty() ? absl::StrCat(name, ";")
+                                                 : absl::StrCat(name, ": ", value));
   }
   // Empty values stop libcurl from adding its own.
-  Append(&header_list, "Expect:");
-  Append(&header_list, "Content-Type:");
-
-  std::string url = absl::StrCat(base_url_, path);
-  std::string method_text(method);
-  std::string user_agent = absl::StrCat("worker-runner/", common::kVersion);
-  Attempt result;
-  BodySink sink{&result.body, options_.max_response_bytes};
-  char error_buffer[CURL_ERROR_SIZE] = {0};
-  long timeout_ms = std::max<long>(1, static_cast<long>(absl::ToInt64Milliseconds(timeout)));
-
-  CURL* curl = static_cast<CURL*>(AcquireHandle());
-  // Reset keeps the connection cache, so kept-alive connections survive between calls.
-  curl_easy_reset(curl);
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-  // The metadata service is link-local: an empty proxy overrides any proxy from the environment.
-  curl_easy_setopt(curl, CURLOPT_PROXY, "");
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, user_agent.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list.get());
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &WriteBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
-  if (body != nullptr) {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->c_str());
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method_text.c_str());
-  } else {
-    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-  }
-
-  CURLcode code = curl_easy_perform(curl);
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
-  // Drop pointers into this frame before the handle is shared again.
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, nullptr);
-  ReleaseHandle(curl);
-
-  if (code == CURLE_OK) {
-    result.kind = Attempt::Kind::kResponse;
-  } else if (sink.overflow) {
-    result.kind = Attempt::Kind::kTooLarge;
-  } else if (code == CURLE_OPERATION_TIMEDOUT) {
-    result.kind = Attempt::Kind::kTimeout;
-  } else {
-    result.kind = Attempt::Kind::kTransport;
-    result.curl_code = static_cast<int>(code);
-    result.error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
-  }
-  return result;
+  request.header_lines.push_back("Expect:");
+  request.header_lines.push_back("Content-Type:");
+  request.method = std::string(method);
+  request.url = absl::StrCat(base_url_, path);
+  request.body = body;
+  // Zero would mean no limit at all to libcurl.
+  request.timeout = std::max(timeout, absl::Milliseconds(1));
+  request.max_response_bytes = options_.max_response_bytes;
+  return transport_->Perform(request);
 }
 
 }  // namespace runner::providers::metadata

@@ -8,15 +8,14 @@
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 #include "server/common/clock.h"
 #include "server/taskcluster/backoff.h"
+#include "server/taskcluster/http_transport.h"
 
 namespace runner::providers::metadata {
 
@@ -68,44 +67,36 @@ class MetadataClient {
   // kFailedPrecondition, a body over `max_response_bytes` kFailedPrecondition, budget spent
   // kUnavailable, a malformed path or header kInvalidArgument (nothing is sent). Messages name
   // the method, the path without its query and the last failure; never bodies or header values.
-  absl::StatusOr<std::string> Get(absl::string_view path, const MetadataHeaders& headers)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::string> Get(absl::string_view path, const MetadataHeaders& headers);
   absl::StatusOr<std::string> Put(absl::string_view path, const MetadataHeaders& headers,
-                                  absl::string_view body) ABSL_LOCKS_EXCLUDED(mu_);
+                                  absl::string_view body);
 
   // A single attempt limited to `timeout`, for pollers: any HTTP status is returned as a
   // response. Errors: transport failure kUnavailable, timeout kDeadlineExceeded, a body over
   // `max_response_bytes` kFailedPrecondition, a malformed path or header kInvalidArgument.
   absl::StatusOr<MetadataResponse> GetOnce(absl::string_view path, const MetadataHeaders& headers,
-                                           absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
+                                           absl::Duration timeout);
   absl::StatusOr<MetadataResponse> PutOnce(absl::string_view path, const MetadataHeaders& headers,
-                                           absl::string_view body, absl::Duration timeout)
-      ABSL_LOCKS_EXCLUDED(mu_);
+                                           absl::string_view body, absl::Duration timeout);
 
  private:
-  struct Attempt;
-
-  MetadataClient(std::string base_url, MetadataClientOptions options, void* handle);
+  MetadataClient(std::string base_url, MetadataClientOptions options,
+                 std::unique_ptr<taskcluster::HttpTransport> transport);
 
   // `body` is nullptr for a GET.
   absl::StatusOr<std::string> Call(absl::string_view method, absl::string_view path,
-                                   const MetadataHeaders& headers, const std::string* body)
-      ABSL_LOCKS_EXCLUDED(mu_);
+                                   const MetadataHeaders& headers, const std::string* body);
   absl::StatusOr<MetadataResponse> Once(absl::string_view method, absl::string_view path,
                                         const MetadataHeaders& headers, const std::string* body,
-                                        absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
-  Attempt Send(absl::string_view method, absl::string_view path, const MetadataHeaders& headers,
-               const std::string* body, absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
-  void* AcquireHandle() ABSL_LOCKS_EXCLUDED(mu_);
-  void ReleaseHandle(void* handle) ABSL_LOCKS_EXCLUDED(mu_);
+                                        absl::Duration timeout);
+  taskcluster::TransferResult Send(absl::string_view method, absl::string_view path,
+                                   const MetadataHeaders& headers, const std::string* body,
+                                   absl::Duration timeout);
 
   const std::string base_url_;
   const MetadataClientOptions options_;
-
-  absl::Mutex mu_;
-  // The CURL easy handle, kept so its connection cache is reused. A transfer takes it out
-  // (leaving nullptr) and puts it back afterwards, so the lock is never held across I/O.
-  void* handle_ ABSL_GUARDED_BY(mu_);
+  // Never uses a proxy: the services are link-local.
+  const std::unique_ptr<taskcluster::HttpTransport> transport_;
 };
 
 // The error for a non-2xx `status` answered to `method path`: 404 kNotFound, 401

@@ -1,9 +1,8 @@
 #include "server/providers/metadata/aws_imds.h"
 
-#include <stdlib.h>
-
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,14 +13,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-#include "server/common/logger.h"
 #include "tests/fakes/http/fake_http_server.h"
+#include "tests/unit/providers/metadata_fixture.h"
 #include "tests/unit/taskcluster/test_support.h"
 
 namespace runner::providers::metadata {
 namespace {
 
-using fakes::FakeHttpServer;
 using fakes::HttpRequest;
 using fakes::HttpResponse;
 using ::testing::HasSubstr;
@@ -97,36 +95,14 @@ class FakeImds {
   int rejections_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-class AwsImdsTest : public ::testing::Test {
+class AwsImdsTest : public MetadataFakeTest {
  protected:
   AwsImdsTest()
-      : clock_(absl::FromUnixSeconds(1700000000)),
-        random_(0.5),
-        sleeper_(&clock_),
-        server_([this](const HttpRequest& request) { return imds_.Handle(request); }) {}
-
-  void SetUp() override {
-    ASSERT_TRUE(server_.Start().ok());
-    setenv(MetadataClient::kBaseUrlEnv, server_.url().c_str(), 1);
-    auto sink = std::make_unique<common::MemoryLogSink>();
-    log_ = sink.get();
-    previous_sink_ = common::Logger::Default().SetSink(std::move(sink));
-    common::Logger::Default().SetMinLevel(common::LogLevel::kDebug);
-  }
-
-  void TearDown() override {
-    server_.Stop();
-    unsetenv(MetadataClient::kBaseUrlEnv);
-    common::Logger::Default().SetMinLevel(common::LogLevel::kInfo);
-    common::Logger::Default().SetSink(std::move(previous_sink_));
-  }
+      : MetadataFakeTest([this](const HttpRequest& request) { return imds_.Handle(request); }) {}
 
   MetadataClientOptions Options() {
     MetadataClientOptions options = AwsImds::DefaultOptions();
-    options.clock = &clock_;
-    options.random = &random_;
-    options.sleeper = &sleeper_;
-    options.base_url_override = server_.url();
+    UseFakes(&options);
     return options;
   }
 
@@ -134,9 +110,7 @@ class AwsImdsTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<AwsImds>> imds = AwsImds::Create(std::move(options));
     EXPECT_TRUE(imds.ok()) << imds.status();
     if (!imds.ok()) return nullptr;
-    // Guards every test: nothing may be sent unless the fake replaced the link-local base.
-    EXPECT_EQ((*imds)->base_url(), server_.url());
-    return (*imds)->base_url() == server_.url() ? *std::move(imds) : nullptr;
+    return ReachesOnlyFake((*imds)->base_url()) ? *std::move(imds) : nullptr;
   }
   std::unique_ptr<AwsImds> NewImds() { return NewImds(Options()); }
 
@@ -149,13 +123,7 @@ class AwsImdsTest : public ::testing::Test {
     return out;
   }
 
-  taskcluster::ManualClock clock_;
-  taskcluster::FixedRandom random_;
-  taskcluster::ClockSleeper sleeper_;
   FakeImds imds_;
-  FakeHttpServer server_;
-  common::MemoryLogSink* log_ = nullptr;  // owned by the logger
-  std::unique_ptr<common::LogSink> previous_sink_;
 };
 
 TEST_F(AwsImdsTest, DefaultsToTwoSecondAttempts) {

@@ -13,14 +13,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-#include "server/common/logger.h"
 #include "tests/fakes/http/fake_http_server.h"
+#include "tests/unit/providers/metadata_fixture.h"
 #include "tests/unit/taskcluster/test_support.h"
 
 namespace runner::providers::metadata {
 namespace {
 
-using fakes::FakeHttpServer;
 using fakes::HttpRequest;
 using fakes::HttpResponse;
 using ::testing::HasSubstr;
@@ -47,38 +46,14 @@ fakes::HttpHandler Sequence(std::vector<int> statuses, std::string final_body) {
   };
 }
 
-class MetadataClientTest : public ::testing::Test {
+class MetadataClientTest : public MetadataFakeTest {
  protected:
-  MetadataClientTest()
-      : clock_(absl::FromUnixSeconds(1700000000)),
-        random_(0.5),
-        sleeper_(&clock_),
-        server_([](const HttpRequest&) { return Respond(200, "ok"); }) {}
-
-  void SetUp() override {
-    ASSERT_TRUE(server_.Start().ok());
-    // Even a client built without an explicit override reaches only the fake.
-    setenv(MetadataClient::kBaseUrlEnv, server_.url().c_str(), 1);
-    auto sink = std::make_unique<common::MemoryLogSink>();
-    log_ = sink.get();
-    previous_sink_ = common::Logger::Default().SetSink(std::move(sink));
-    common::Logger::Default().SetMinLevel(common::LogLevel::kDebug);
-  }
-
-  void TearDown() override {
-    server_.Stop();
-    unsetenv(MetadataClient::kBaseUrlEnv);
-    common::Logger::Default().SetMinLevel(common::LogLevel::kInfo);
-    common::Logger::Default().SetSink(std::move(previous_sink_));
-  }
+  MetadataClientTest() : MetadataFakeTest([](const HttpRequest&) { return Respond(200, "ok"); }) {}
 
   MetadataClientOptions Options() {
     MetadataClientOptions options;
-    options.clock = &clock_;
-    options.random = &random_;
-    options.sleeper = &sleeper_;
     options.attempt_timeout = absl::Seconds(20);
-    options.base_url_override = server_.url();
+    UseFakes(&options);
     return options;
   }
 
@@ -87,25 +62,13 @@ class MetadataClientTest : public ::testing::Test {
         MetadataClient::Create(kLinkLocalBase, std::move(options));
     EXPECT_TRUE(client.ok()) << client.status();
     if (!client.ok()) return nullptr;
-    EXPECT_EQ((*client)->base_url(), server_.url());
-    return (*client)->base_url() == server_.url() ? *std::move(client) : nullptr;
+    return ReachesOnlyFake((*client)->base_url()) ? *std::move(client) : nullptr;
   }
   std::unique_ptr<MetadataClient> NewClient() { return NewClient(Options()); }
 
   std::vector<std::string> RetryLines() const {
-    std::vector<std::string> out;
-    for (const std::string& line : log_->lines()) {
-      if (absl::StrContains(line, "metadata request failed, retrying")) out.push_back(line);
-    }
-    return out;
+    return log_->LinesContaining("metadata request failed, retrying");
   }
-
-  taskcluster::ManualClock clock_;
-  taskcluster::FixedRandom random_;
-  taskcluster::ClockSleeper sleeper_;
-  FakeHttpServer server_;
-  common::MemoryLogSink* log_ = nullptr;  // owned by the logger
-  std::unique_ptr<common::LogSink> previous_sink_;
 };
 
 TEST_F(MetadataClientTest, EnvironmentReplacesSchemeAndHostAndKeepsBasePath) {

@@ -1,6 +1,7 @@
 #include "server/taskcluster/http_client.h"
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -64,16 +65,12 @@ class HttpClientTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_TRUE(server_.Start().ok());
-    auto sink = std::make_unique<common::MemoryLogSink>();
-    log_ = sink.get();
-    previous_sink_ = common::Logger::Default().SetSink(std::move(sink));
-    common::Logger::Default().SetMinLevel(common::LogLevel::kDebug);
+    log_.emplace();
   }
 
   void TearDown() override {
     server_.Stop();
-    common::Logger::Default().SetMinLevel(common::LogLevel::kInfo);
-    common::Logger::Default().SetSink(std::move(previous_sink_));
+    log_.reset();
   }
 
   HttpClientOptions Options() {
@@ -95,19 +92,14 @@ class HttpClientTest : public ::testing::Test {
 
   // Log lines written by the retry layer.
   std::vector<std::string> RetryLines() const {
-    std::vector<std::string> out;
-    for (const std::string& line : log_->lines()) {
-      if (absl::StrContains(line, "request failed, retrying")) out.push_back(line);
-    }
-    return out;
+    return log_->LinesContaining("request failed, retrying");
   }
 
   ManualClock clock_;
   FixedRandom random_;
   ClockSleeper sleeper_;
   FakeHttpServer server_;
-  common::MemoryLogSink* log_ = nullptr;  // owned by the logger
-  std::unique_ptr<common::LogSink> previous_sink_;
+  std::optional<LogCapture> log_;  // captures from SetUp to TearDown
   Credentials credentials_ = Permanent();
 };
 
