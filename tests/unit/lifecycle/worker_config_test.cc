@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -15,6 +16,7 @@
 #include "server/common/logger.h"
 #include "server/taskcluster/http_client.h"
 #include "tests/fakes/http/fake_http_server.h"
+#include "tests/fakes/log_capture.h"
 
 namespace runner::lifecycle {
 namespace {
@@ -216,35 +218,14 @@ TEST(ApplySecretTest, StructuredLookingSecretWithWrongTypesIsRefused) {
   }
 }
 
-// Sends the process log to memory while in scope.
-class CapturedLog {
- public:
-  CapturedLog() {
-    auto sink = std::make_unique<common::MemoryLogSink>();
-    sink_ = sink.get();
-    previous_ = common::Logger::Default().SetSink(std::move(sink));
-  }
-  ~CapturedLog() { common::Logger::Default().SetSink(std::move(previous_)); }
-
-  std::string Text() const {
-    std::string all;
-    for (const std::string& line : sink_->lines()) absl::StrAppend(&all, line, "\n");
-    return all;
-  }
-
- private:
-  common::MemoryLogSink* sink_;  // owned by the logger while in scope
-  std::unique_ptr<common::LogSink> previous_;
-};
-
 TEST(ApplySecretTest, LegacyFallbackIsLoggedWithNameButNotValues) {
-  CapturedLog log;
+  test_support::LogCapture log;
   providers::RunState state = StateWithRunnerConfig();
   absl::Status status =
       ApplySecret({{"livelogSecret", "value-that-must-not-leak"}}, "worker-pool:proj/pool", &state);
 
   ASSERT_TRUE(status.ok());
-  std::string all = log.Text();
+  std::string all = absl::StrJoin(log.lines(), "\n");
   EXPECT_THAT(all, HasSubstr("worker-pool:proj/pool"));
   EXPECT_THAT(all, Not(HasSubstr("value-that-must-not-leak")));
   EXPECT_THAT(all, Not(HasSubstr("livelogSecret")));
@@ -387,13 +368,13 @@ TEST_F(LoadSecretsTest, WorkerPoolSecretIsAppliedOverWorkerTypeSecret) {
 }
 
 TEST_F(LoadSecretsTest, NoSecretsAtAllSucceedsAndKeepsRunnerValues) {
-  CapturedLog log;
+  test_support::LogCapture log;
   absl::Status status = LoadSecrets(secrets_.get(), &state_);
 
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_EQ(state_.worker_config, StateWithRunnerConfig().worker_config);
-  EXPECT_THAT(log.Text(), HasSubstr("WARNING"));
-  EXPECT_THAT(log.Text(), HasSubstr("proj/pool"));
+  EXPECT_THAT(absl::StrJoin(log.lines(), "\n"), HasSubstr("WARNING"));
+  EXPECT_THAT(absl::StrJoin(log.lines(), "\n"), HasSubstr("proj/pool"));
 }
 
 TEST_F(LoadSecretsTest, ForbiddenWorkerPoolSecretIsAnErrorNamingIt) {
