@@ -31,10 +31,10 @@ constexpr char kUsage[] =
     "(default /run/worker-runner/api.sock); see `runnerctl --help`.\n"
     "\n"
     "Exit codes: 0 clean run, 1 worker failed, 2 usage, 3 config error, 4 start-up failure,\n"
-    "5 worker could not be started, 6 stopped by SIGTERM/SIGINT.\n";
+    "5 worker could not be started, 6 stopped by SIGTERM, SIGINT or SIGHUP.\n";
 
-// Waits for SIGTERM/SIGINT (blocked in every thread) and turns them into stop requests. SIGUSR1
-// from main ends it.
+// Waits for SIGTERM/SIGINT/SIGHUP (blocked in every thread) and turns them into stop requests.
+// SIGUSR1 from main ends it.
 class SignalThread {
  public:
   explicit SignalThread(lifecycle::Runner* runner) : runner_(runner) {
@@ -52,6 +52,7 @@ class SignalThread {
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGUSR1);
     while (true) {
       int signal = 0;
@@ -60,7 +61,7 @@ class SignalThread {
         if (done_) return;
         continue;
       }
-      runner_->RequestStop(signal == SIGTERM ? "sigterm" : "sigint");
+      runner_->RequestStop(signal == SIGTERM ? "sigterm" : signal == SIGINT ? "sigint" : "sighup");
     }
   }
 
@@ -76,6 +77,7 @@ void BlockStopSignals() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   // Writes to a worker that has gone must fail, not kill the runner.

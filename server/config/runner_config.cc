@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "yaml-cpp/yaml.h"
 
@@ -331,6 +332,15 @@ absl::Status Parser::ParseProvider(const Entry* entry, const YAML::Mark& root_ma
   }
   while (!provider->root_url.empty() && provider->root_url.back() == '/') {
     provider->root_url.pop_back();
+  }
+  // Only static and standalone take a rootURL from the file; the clouds ignore the key.
+  const Entry* root = required->empty() ? nullptr : keys.Find("rootURL");
+  if (root != nullptr) {
+    absl::string_view url = provider->root_url;
+    bool http = absl::StartsWith(url, "http://") || absl::StartsWith(url, "https://");
+    if (!http || url == "http:/" || url == "https:/") {
+      return Error(root->key.Mark(), "provider.rootURL", "expected an http:// or https:// URL");
+    }
   }
 
   // Only the providers configured entirely from the file take a location and metadata.

@@ -40,14 +40,17 @@ void ApiQueue::Loop() {
   }
 }
 
+bool ApiQueue::Drain(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pending_.empty() && !busy_; };
+  return mu_.AwaitWithTimeout(absl::Condition(&drained), timeout);
+}
+
 void ApiQueue::Stop(absl::Duration timeout) {
+  Drain(timeout);
   {
     absl::MutexLock lock(&mu_);
     if (!thread_.joinable()) return;
-    auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return pending_.empty() && !busy_;
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&drained), timeout);
     for (const Item& item : pending_) {
       common::LogWarning("api-queue", "dropped request at exit", {{"what", item.what}});
     }

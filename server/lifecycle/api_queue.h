@@ -28,6 +28,10 @@ class ApiQueue {
   // kMaxPending items already wait.
   bool Post(std::string what, std::function<void()> work) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Waits up to `timeout` for the queue to empty and the running item to finish; true when it
+  // did.
+  bool Drain(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Lets queued work run for up to `timeout`, then drops what has not started (logged) and joins
   // the thread. Work already running is waited for: each item is bounded by the client's own
   // retry budget. Idempotent.

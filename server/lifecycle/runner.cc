@@ -50,7 +50,11 @@ absl::Status SetOomScoreAdj(int pid, int value) {
 }
 
 Runner::Runner(config::RunnerConfig config, RunStatus* status, RunnerOptions options)
-    : config_(std::move(config)), status_(status), options_(options) {}
+    : config_(std::move(config)), status_(status), options_(options), http_options_(options.http) {
+  http_options_.cancellation = &http_cancel_;
+  // The real sleeper cannot be woken; ours wakes on a stop request. Tests inject their own.
+  if (http_options_.sleeper == taskcluster::Sleeper::Real()) http_options_.sleeper = &http_sleeper_;
+}
 
 Runner::~Runner() = default;
 
@@ -62,6 +66,9 @@ void Runner::RequestStop(absl::string_view reason) {
   status_->RecordInterruption(interruption, absl::Now());
   absl::MutexLock lock(&mu_);
   stop_requested_ = true;
+  // Before the worker runs (start-up) and after it has exited (exit steps) nothing is worth
+  // waiting out a retry budget for.
+  if (!worker_started_ || worker_exited_) http_cancel_.Cancel();
 }
 
 absl::Status Runner::PrepareRun(int* exit_code) {
@@ -87,7 +94,7 @@ absl::Status Runner::PrepareRun(int* exit_code) {
 
   state_.worker_config = common::MergeJson(nlohmann::json::object(), config_.worker_config);
   RUNNER_ASSIGN_OR_RETURN(std::optional<nlohmann::json> proof, provider_->ConfigureRun(&state_));
-  RUNNER_ASSIGN_OR_RETURN(client_, taskcluster::HttpClient::Create(state_.root_url, options_.http));
+  RUNNER_ASSIGN_OR_RETURN(client_, taskcluster::HttpClient::Create(state_.root_url, http_options_));
   worker_manager_ = std::make_unique<taskcluster::WorkerManager>(client_.get());
   if (proof.has_value()) RUNNER_RETURN_IF_ERROR(Register(*proof));
 
@@ -119,6 +126,14 @@ absl::Status Runner::PrepareRun(int* exit_code) {
 int Runner::Run() {
   int exit_code = kExitOk;
   absl::Status prepared = PrepareRun(&exit_code);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!prepared.ok() && stop_requested_) {
+      common::LogInfo(kComponent, "stopped during start-up",
+                      {{"error", std::string(prepared.message())}});
+      return kExitStopped;
+    }
+  }
   if (!prepared.ok()) {
     LogFailure("start-up failed", prepared);
     return exit_code;
@@ -130,6 +145,7 @@ int Runner::Run() {
       common::LogInfo(kComponent, "stopped before the worker started");
       return kExitStopped;
     }
+    worker_started_ = true;
   }
 
   status_->SetPhase(RunPhase::kStartingWorker);
@@ -150,7 +166,12 @@ int Runner::Run() {
   }
   status_->SetPhase(RunPhase::kStopping);
 
-  api_queue_.Stop(options_.api_drain_timeout);
+  if (!api_queue_.Drain(options_.api_drain_timeout)) {
+    common::LogWarning(kComponent, "worker-manager calls still pending at exit; cancelling them",
+                       {{"waited", absl::FormatDuration(options_.api_drain_timeout)}});
+    http_cancel_.Cancel();
+  }
+  api_queue_.Stop(absl::ZeroDuration());
   ExitSteps(/*clean_exit=*/worker_status == 0);
 
   absl::MutexLock lock(&mu_);
@@ -257,10 +278,9 @@ workerproto::RunnerSession::SendResult Runner::SendTerminationOnce() {
 }
 
 absl::Status Runner::Register(const nlohmann::json& proof) {
-  RUNNER_ASSIGN_OR_RETURN(
-      taskcluster::IssuedCredentials issued,
-      worker_manager_->RegisterWorker(Identity(), state_.provider_id, proof,
-                                      taskcluster::SystemBootTime()));
+  RUNNER_ASSIGN_OR_RETURN(taskcluster::IssuedCredentials issued,
+                          worker_manager_->RegisterWorker(Identity(), state_.provider_id, proof,
+                                                          taskcluster::SystemBootTime()));
   state_.credentials = issued.credentials;
   state_.credentials_expire = issued.expires;
   state_.registration_secret = issued.secret;

@@ -12,6 +12,7 @@
 
 #include "bridge/adapter/subprocess.h"
 #include "bridge/workerproto/session.h"
+#include "server/common/cancellation.h"
 #include "server/config/runner_config.h"
 #include "server/lifecycle/api_queue.h"
 #include "server/lifecycle/run_status.h"
@@ -86,6 +87,22 @@ class Runner : public workerproto::SessionHandler, public providers::Interruptio
   RunStatus* const status_;  // not owned
   const RunnerOptions options_;
 
+  // Ends Taskcluster calls early: on a stop request before the worker runs, and at exit when
+  // the queued calls outlast their drain time.
+  common::Cancellation http_cancel_;
+  // Waits between retries; wakes at once on cancellation.
+  class CancellableSleeper : public taskcluster::Sleeper {
+   public:
+    explicit CancellableSleeper(const common::Cancellation* cancellation)
+        : cancellation_(cancellation) {}
+    void Sleep(absl::Duration duration) override { cancellation_->WaitForCancel(duration); }
+
+   private:
+    const common::Cancellation* cancellation_;  // not owned
+  };
+  CancellableSleeper http_sleeper_{&http_cancel_};
+  taskcluster::HttpClientOptions http_options_;
+
   // Main thread only.
   std::unique_ptr<providers::Provider> provider_;
   std::unique_ptr<WorkerImpl> worker_impl_;
@@ -100,6 +117,7 @@ class Runner : public workerproto::SessionHandler, public providers::Interruptio
   // The credentials API calls use now (renewal replaces them).
   taskcluster::Credentials credentials_ ABSL_GUARDED_BY(mu_);
   bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool worker_started_ ABSL_GUARDED_BY(mu_) = false;
   bool worker_exited_ ABSL_GUARDED_BY(mu_) = false;
   bool termination_sent_ ABSL_GUARDED_BY(mu_) = false;
   // The live conversation; set only while Supervise() runs, when every thread that uses it is

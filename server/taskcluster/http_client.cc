@@ -113,6 +113,7 @@ absl::StatusOr<nlohmann::json> HttpClient::Call(const ApiRequest& request) {
   retry.clock = options_.clock;
   retry.random = options_.random;
   retry.sleeper = options_.sleeper;
+  retry.cancellation = options_.cancellation;
   retry.give_up = GiveUpCode::kDeadlineExceededAfterTimeout;
   retry.component = kComponent;
   retry.event = "request failed, retrying";
@@ -158,6 +159,7 @@ TransferResult HttpClient::Send(const std::string& method, const std::string& ur
   request.body = body;
   request.timeout = options_.attempt_timeout;
   request.max_response_bytes = options_.max_response_bytes;
+  request.cancellation = options_.cancellation;
   return transport_->Perform(request);
 }
 

@@ -26,6 +26,8 @@ struct HttpClientOptions {
   RandomSource* random = RandomSource::Real();         // backoff jitter
   Sleeper* sleeper = Sleeper::Real();                  // waits between attempts
   size_t max_response_bytes = 16 * 1024 * 1024;
+  // Not owned; once cancelled, calls end with kCancelled instead of waiting out their budget.
+  const common::Cancellation* cancellation = nullptr;
 };
 
 // One call of a Taskcluster service API.

@@ -172,6 +172,16 @@ TransferResult HttpTransport::Perform(const TransferRequest& request) {
   }
   curl_easy_setopt(curl, CURLOPT_USERAGENT, user_agent.c_str());
   SetRequestOptions(curl, request, headers, &sink, error_buffer);
+  if (request.cancellation != nullptr) {
+    // libcurl calls this about once a second, and more often while data flows; non-zero aborts.
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, request.cancellation);
+    curl_easy_setopt(
+        curl, CURLOPT_XFERINFOFUNCTION,
+        +[](void* data, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
+          return static_cast<const common::Cancellation*>(data)->cancelled() ? 1 : 0;
+        });
+  }
 
   CURLcode code = curl_easy_perform(curl);
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
@@ -218,8 +228,13 @@ absl::StatusOr<TransferResult> RetryTransfer(
   Backoff backoff(options.backoff, options.clock, options.random);
   std::string last_key;
   bool warned_at_ceiling = false;
+  auto cancelled = [&options] {
+    return options.cancellation != nullptr && options.cancellation->cancelled();
+  };
   for (int number = 1;; ++number) {
+    if (cancelled()) return absl::CancelledError(absl::StrCat(options.what, ": cancelled"));
     absl::StatusOr<TransferResult> result = attempt();
+    if (cancelled()) return absl::CancelledError(absl::StrCat(options.what, ": cancelled"));
     if (!result.ok() || result->ok() || !result->retried()) return result;
 
     std::optional<absl::Duration> delay = backoff.NextDelay();

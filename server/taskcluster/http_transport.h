@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
+#include "server/common/cancellation.h"
 #include "server/common/clock.h"
 #include "server/taskcluster/backoff.h"
 
@@ -51,6 +52,8 @@ struct TransferRequest {
   const std::string* body = nullptr;      // not owned; nullptr sends no body (POST sends "")
   absl::Duration timeout;                 // the whole transfer; zero means no limit
   size_t max_response_bytes = 0;          // a longer body aborts the transfer as kTooLarge
+  // Not owned; when set and cancelled, the transfer is aborted (a transport failure).
+  const common::Cancellation* cancellation = nullptr;
 };
 
 // Runs HTTP transfers over one reused libcurl handle, never following redirects, so that
@@ -101,6 +104,9 @@ struct RetryOptions {
   const common::Clock* clock = nullptr;  // not owned
   RandomSource* random = nullptr;        // not owned
   Sleeper* sleeper = nullptr;            // not owned
+  // Not owned; when set, checked before each attempt and after each wait: once cancelled,
+  // RetryTransfer returns kCancelled.
+  const common::Cancellation* cancellation = nullptr;
   GiveUpCode give_up = GiveUpCode::kUnavailable;
   // Retry log lines: `component` and `event`, with fields method, path, attempt, failure (the
   // Summary()) and delay_ms. `path` must carry no query.

@@ -262,6 +262,18 @@ TEST_F(StartWorkerTest, SigtermSendsGracefulTerminationAndCleansUp) {
   EXPECT_FALSE(test_support::PathExists(socket()));
 }
 
+TEST_F(StartWorkerTest, SighupStopsTheRunLikeSigtermInsteadOfOrphaningTheWorker) {
+  WriteScript({"wait-for welcome", "hello graceful-termination",
+               "wait-for graceful-termination 20000", "exit 0"});
+  pid_t runner = StartRunner(WriteConfig(Config()));
+  ASSERT_TRUE(
+      test_support::WaitForFileToContain(runner_log(), "protocol negotiated", absl::Seconds(20)));
+  ASSERT_EQ(kill(runner, SIGHUP), 0);
+  EXPECT_EQ(WaitRunner(runner), 6) << ReadFile(runner_log());
+  EXPECT_THAT(ReadFile(runner_log()), HasSubstr("reason=sighup"));
+  EXPECT_FALSE(test_support::PathExists(socket()));
+}
+
 TEST_F(StartWorkerTest, SigtermTerminatesAWorkerWithoutGracefulTermination) {
   std::string fifo = dir_.File("never");
   MakeFifo(fifo);

@@ -2,6 +2,7 @@
 // @hapi/hawk): registration, secrets, worker-config merging, files, error reports, retries and
 // permanent failures. Everything binds 127.0.0.1 and lives in a temporary directory.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -394,13 +395,57 @@ TEST_F(TaskclusterRunTest, LogsKeepFlowingWhileAnErrorReportIsSlow) {
   EXPECT_EQ(RequestsTo("POST", "/api/worker-manager/v1/worker-pool-errors/").size(), 1u);
 }
 
+// Regression: a stop request used to wait out the whole 15-minute retry budget of a call that
+// kept failing. Registration here answers 503 forever; SIGTERM must end the run at once.
+TEST_F(TaskclusterRunTest, SigtermDuringARetryingRegistrationStopsPromptly) {
+  StartFake({{"responses", {{"registerWorker", {{{"status", 503}}}}}}});
+  WriteScript({"exit 0"});
+  std::string path = dir_.File("runner.yaml");
+  test_support::WriteFile(path, StaticConfig(), 0600);
+  pid_t pid =
+      test_support::StartProcess({kBin + "/start-worker", path},
+                                 {"FAKE_WORKER_SCRIPT=" + dir_.File("script")}, "", log_path());
+  ASSERT_TRUE(test_support::WaitForFileToContain(log_path(), "api: serving", absl::Seconds(20)));
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  std::optional<int> code = test_support::WaitProcess(pid, absl::Seconds(20));
+  if (!code.has_value()) test_support::KillProcess(pid);
+  EXPECT_EQ(code, 6) << ReadFile(log_path());
+  EXPECT_THAT(ReadFile(log_path()), HasSubstr("stopped during start-up"));
+  EXPECT_FALSE(test_support::PathExists(gw_config()));
+}
+
+// Regression: at exit the runner waited for a stuck error report however long it took. After
+// the worker has exited, SIGTERM cancels it.
+TEST_F(TaskclusterRunTest, SigtermAfterTheWorkerExitedCancelsAStuckErrorReport) {
+  StartFake({{"responses", {{"reportWorkerError", {{{"default", true}, {"delayMs", 120000}}}}}}});
+  WriteScript({
+      "wait-for welcome",
+      "hello error-report",
+      R"(send ~{"type":"error-report","kind":"worker-error","title":"t","description":"d","extra":{}})",
+      "exit 0",
+  });
+  std::string path = dir_.File("runner.yaml");
+  test_support::WriteFile(path, StaticConfig(), 0600);
+  pid_t pid =
+      test_support::StartProcess({kBin + "/start-worker", path},
+                                 {"FAKE_WORKER_SCRIPT=" + dir_.File("script")}, "", log_path());
+  ASSERT_TRUE(
+      test_support::WaitForFileToContain(log_path(), "runner: worker exited", absl::Seconds(20)));
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  std::optional<int> code = test_support::WaitProcess(pid, absl::Seconds(20));
+  if (!code.has_value()) test_support::KillProcess(pid);
+  EXPECT_EQ(code, 6) << ReadFile(log_path());
+  EXPECT_THAT(ReadFile(log_path()), HasSubstr("could not report worker error"));
+}
+
 TEST_F(TaskclusterRunTest, RootUrlThatIsNotHttpIsRefused) {
   StartFake(json::object());
   std::string config = StaticConfig();
   config.replace(config.find("http://"), 7, "ftp://");
   WriteScript({"exit 0"});
-  EXPECT_EQ(Run(config), 4);
-  EXPECT_THAT(ReadFile(log_path()), HasSubstr("ftp://"));
+  EXPECT_EQ(Run(config), 3);
+  EXPECT_THAT(ReadFile(log_path()), HasSubstr("provider.rootURL"));
+  EXPECT_THAT(ReadFile(log_path()), HasSubstr("line 3"));
   EXPECT_TRUE(fake_->Requests().empty());
 }
 

@@ -189,6 +189,13 @@ TEST(RunnerConfigTest, RejectsMissingRequiredProviderKeys) {
   }
 }
 
+TEST(RunnerConfigTest, RejectsRootUrlsThatAreNotHttp) {
+  for (const char* url : {"ftp://tc.example.com", "tc.example.com", "\"\"", "https:///"}) {
+    ExpectError({absl::StrCat("rootURL ", url), StaticWithLine(3, absl::StrCat("  rootURL: ", url)),
+                 3, "provider.rootURL", "expected an http:// or https:// URL"});
+  }
+}
+
 TEST(RunnerConfigTest, RejectsProviderStringsThatAreNotYamlStrings) {
   struct Kind {
     std::string text;
