@@ -249,13 +249,17 @@ absl::StatusOr<TransferResult> RetryTransfer(
                              " attempts in ", absl::FormatDuration(backoff.elapsed()), ")"));
     }
 
-    // Quiet while a failure is new; warn when it changes or outlasts the growing delays.
+    // Warn when the failure changes or outlasts the growing delays.
     bool changed = number > 1 && result->Key() != last_key;
     bool persistent = backoff.at_ceiling() && !warned_at_ceiling;
     warned_at_ceiling = warned_at_ceiling || persistent;
     last_key = result->Key();
-    LogRetry(options, changed || persistent ? common::LogLevel::kWarning : common::LogLevel::kDebug,
-             number, result->Summary(), *delay);
+    // The first failure is shown at INFO, so an operator sees why start-up pauses; repeats of
+    // the same failure stay at DEBUG until the warning.
+    common::LogLevel level = changed || persistent ? common::LogLevel::kWarning
+                             : number == 1         ? common::LogLevel::kInfo
+                                                   : common::LogLevel::kDebug;
+    LogRetry(options, level, number, result->Summary(), *delay);
     options.sleeper->Sleep(*delay);
   }
 }

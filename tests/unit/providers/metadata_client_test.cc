@@ -223,10 +223,11 @@ TEST_F(MetadataClientTest, GivesUpWithUnavailableWhenBudgetIsSpent) {
   EXPECT_GE(clock_.Now() - absl::FromUnixSeconds(1700000000), absl::Minutes(15));
   EXPECT_GT(server_.requests().size(), 10u);
 
-  // One quiet line for the first failure; a warning only once the delays stopped growing.
+  // The first failure at INFO, then quiet; a warning only once the delays stopped growing.
   std::vector<std::string> lines = RetryLines();
   ASSERT_EQ(lines.size(), server_.requests().size() - 1);
-  EXPECT_THAT(lines[0], HasSubstr("DEBUG"));
+  EXPECT_THAT(lines[0], HasSubstr("INFO"));
+  EXPECT_THAT(lines[1], HasSubstr("DEBUG"));
   int warnings = 0;
   for (const std::string& line : lines) warnings += absl::StrContains(line, "WARNING") ? 1 : 0;
   EXPECT_EQ(warnings, 1);
@@ -329,7 +330,7 @@ TEST_F(MetadataClientTest, RetryLogsCarryNeitherBodiesNorHeaderValues) {
   ASSERT_TRUE(client->Get("/x?audience=secret-query", {{"X-Token", "header-secret-value"}}).ok());
   std::vector<std::string> lines = RetryLines();
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_THAT(lines[0], HasSubstr("DEBUG"));
+  EXPECT_THAT(lines[0], HasSubstr("INFO"));
   EXPECT_THAT(lines[1], HasSubstr("WARNING"));  // the failure changed from 500 to 502
   EXPECT_THAT(lines[2], HasSubstr("WARNING"));
   for (const std::string& line : log_->lines()) {

@@ -216,10 +216,12 @@ TEST_F(HttpClientTest, GivesUpAsUnavailableWhenBudgetIsSpent) {
   EXPECT_THAT(result.status().message(), HasSubstr("gave up after 26 attempts"));
   EXPECT_EQ(server_.requests().size(), 26u);
 
-  // One line per retried failure: quiet at first, one warning once the delays stop growing.
+  // One line per retried failure: the first at INFO, then quiet, one warning once the delays
+  // stop growing.
   std::vector<std::string> lines = RetryLines();
   ASSERT_EQ(lines.size(), 25u);
-  EXPECT_THAT(lines[0], HasSubstr("DEBUG"));
+  EXPECT_THAT(lines[0], HasSubstr("INFO"));
+  EXPECT_THAT(lines[1], HasSubstr("DEBUG"));
   EXPECT_THAT(lines[0], HasSubstr("attempt=1 "));
   int warnings = 0;
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -237,7 +239,7 @@ TEST_F(HttpClientTest, WarnsWhenFailureChanges) {
   ASSERT_TRUE(client->Call({"GET", "secrets", "ping", std::nullopt, nullptr}).ok());
   std::vector<std::string> lines = RetryLines();
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_THAT(lines[0], HasSubstr("DEBUG"));
+  EXPECT_THAT(lines[0], HasSubstr("INFO"));
   EXPECT_THAT(lines[1], HasSubstr("WARNING"));
   EXPECT_THAT(lines[1], HasSubstr("attempt=2 "));
   EXPECT_THAT(lines[2], HasSubstr("DEBUG"));
@@ -388,7 +390,9 @@ TEST_F(HttpClientTest, TransportErrorsAreRetriedThenUnavailable) {
   // The same failure again and again stays quiet, even though libcurl's text changes each time.
   std::vector<std::string> lines = RetryLines();
   ASSERT_EQ(lines.size(), 3u);
-  for (const std::string& line : lines) EXPECT_THAT(line, HasSubstr("DEBUG"));
+  EXPECT_THAT(lines[0], HasSubstr("INFO"));
+  EXPECT_THAT(lines[1], HasSubstr("DEBUG"));
+  EXPECT_THAT(lines[2], HasSubstr("DEBUG"));
 }
 
 TEST_F(HttpClientTest, AccessTokenNeverAppearsInLogsOrErrors) {
