@@ -33,6 +33,14 @@ constexpr char kUsage[] =
     "Exit codes: 0 clean run, 1 worker failed, 2 usage, 3 config error, 4 start-up failure,\n"
     "5 worker could not be started, 6 stopped by SIGTERM, SIGINT or SIGHUP.\n";
 
+// The signals the signal thread takes: the three stop requests, and SIGUSR1 to end it.
+sigset_t HandledSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signal : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&set, signal);
+  return set;
+}
+
 // Waits for SIGTERM/SIGINT/SIGHUP (blocked in every thread) and turns them into stop requests.
 // SIGUSR1 from main ends it.
 class SignalThread {
@@ -48,12 +56,7 @@ class SignalThread {
 
  private:
   void Loop() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
+    sigset_t set = HandledSignals();
     while (true) {
       int signal = 0;
       if (sigwait(&set, &signal) != 0) continue;
@@ -73,12 +76,7 @@ class SignalThread {
 void BlockStopSignals() {
   // Blocked before any thread starts, so every thread inherits the mask and only the signal
   // thread receives them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGUSR1);
+  sigset_t set = HandledSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   // Writes to a worker that has gone must fail, not kill the runner.
   signal(SIGPIPE, SIG_IGN);

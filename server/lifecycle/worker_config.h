@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
+
 #include "server/providers/run_state.h"
 #include "server/taskcluster/credentials.h"
 #include "server/taskcluster/worker_manager.h"

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+
 #include "server/taskcluster/credentials.h"
 #include "server/taskcluster/http_client.h"
 

@@ -71,12 +71,17 @@ class TaskclusterRunTest : public ::testing::Test {
     test_support::WriteFile(dir_.File("script"), absl::StrJoin(lines, "\n") + "\n");
   }
 
-  int Run(const std::string& config) {
+  // Writes `config` and starts start-worker on it, its log in log_path().
+  pid_t StartRunner(const std::string& config) {
     std::string path = dir_.File("runner.yaml");
     test_support::WriteFile(path, config, 0600);
-    pid_t pid =
-        test_support::StartProcess({kBin + "/start-worker", path},
-                                   {"FAKE_WORKER_SCRIPT=" + dir_.File("script")}, "", log_path());
+    return test_support::StartProcess({kBin + "/start-worker", path},
+                                      {"FAKE_WORKER_SCRIPT=" + dir_.File("script")}, "",
+                                      log_path());
+  }
+
+  int Run(const std::string& config) {
+    pid_t pid = StartRunner(config);
     std::optional<int> code = test_support::WaitProcess(pid, absl::Seconds(60));
     if (!code.has_value()) test_support::KillProcess(pid);
     EXPECT_TRUE(code.has_value()) << ReadFile(log_path());
@@ -372,11 +377,7 @@ TEST_F(TaskclusterRunTest, LogsKeepFlowingWhileAnErrorReportIsSlow) {
       "wait-fifo " + fifo,
       "exit 0",
   });
-  std::string path = dir_.File("runner.yaml");
-  test_support::WriteFile(path, StaticConfig(), 0600);
-  pid_t pid =
-      test_support::StartProcess({kBin + "/start-worker", path},
-                                 {"FAKE_WORKER_SCRIPT=" + dir_.File("script")}, "", log_path());
+  pid_t pid = StartRunner(StaticConfig());
   EXPECT_TRUE(
       test_support::WaitForFileToContain(log_path(), "worker: still talking", absl::Seconds(6)))
       << ReadFile(log_path());
@@ -400,11 +401,7 @@ TEST_F(TaskclusterRunTest, LogsKeepFlowingWhileAnErrorReportIsSlow) {
 TEST_F(TaskclusterRunTest, SigtermDuringARetryingRegistrationStopsPromptly) {
   StartFake({{"responses", {{"registerWorker", {{{"status", 503}}}}}}});
   WriteScript({"exit 0"});
-  std::string path = dir_.File("runner.yaml");
-  test_support::WriteFile(path, StaticConfig(), 0600);
-  pid_t pid =
-      test_support::StartProcess({kBin + "/start-worker", path},
-                                 {"FAKE_WORKER_SCRIPT=" + dir_.File("script")}, "", log_path());
+  pid_t pid = StartRunner(StaticConfig());
   ASSERT_TRUE(test_support::WaitForFileToContain(log_path(), "api: serving", absl::Seconds(20)));
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   std::optional<int> code = test_support::WaitProcess(pid, absl::Seconds(20));
@@ -424,11 +421,7 @@ TEST_F(TaskclusterRunTest, SigtermAfterTheWorkerExitedCancelsAStuckErrorReport) 
       R"(send ~{"type":"error-report","kind":"worker-error","title":"t","description":"d","extra":{}})",
       "exit 0",
   });
-  std::string path = dir_.File("runner.yaml");
-  test_support::WriteFile(path, StaticConfig(), 0600);
-  pid_t pid =
-      test_support::StartProcess({kBin + "/start-worker", path},
-                                 {"FAKE_WORKER_SCRIPT=" + dir_.File("script")}, "", log_path());
+  pid_t pid = StartRunner(StaticConfig());
   ASSERT_TRUE(
       test_support::WaitForFileToContain(log_path(), "runner: worker exited", absl::Seconds(20)));
   ASSERT_EQ(kill(pid, SIGTERM), 0);
