@@ -161,10 +161,11 @@ int Runner::Run() {
     // capabilities, and a worker that has already finished.
     status_->SetNegotiated({});
     status_->SetWorkerExited(0);
+    status_->SetPhase(RunPhase::kStopping);
   } else {
+    // Supervise() moves the status to stopping as soon as the worker has exited.
     worker_status = Supervise(started->process.get());
   }
-  status_->SetPhase(RunPhase::kStopping);
 
   if (!api_queue_.Drain(options_.api_drain_timeout)) {
     common::LogWarning(kComponent, "worker-manager calls still pending at exit; cancelling them",
