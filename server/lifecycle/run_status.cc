@@ -78,7 +78,9 @@ void RunStatus::SetWorkerExited(int exit_status) {
 void RunStatus::RecordInterruption(const providers::Interruption& interruption,
                                    absl::Time detected_at) {
   absl::MutexLock lock(&mu_);
-  if (snapshot_.interruption.has_value()) return;
+  // An advisory event (a rebalance recommendation) must not hide the notice that followed it.
+  const auto& kept = snapshot_.interruption;
+  if (kept.has_value() && (kept->terminates || !interruption.terminates)) return;
   snapshot_.interruption = interruption;
   snapshot_.interruption_detected_at = detected_at;
 }

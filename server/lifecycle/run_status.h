@@ -60,7 +60,8 @@ class RunStatus {
   void SetWorkerStarted(int pid) ABSL_LOCKS_EXCLUDED(mu_);
   void SetNegotiated(const std::vector<std::string>& capabilities) ABSL_LOCKS_EXCLUDED(mu_);
   void SetWorkerExited(int exit_status) ABSL_LOCKS_EXCLUDED(mu_);
-  // Keeps the first interruption of the run; later ones are ignored.
+  // Keeps the first interruption of the run, except that the first terminating notice replaces
+  // an advisory one; later ones are ignored.
   void RecordInterruption(const providers::Interruption& interruption, absl::Time detected_at)
       ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -105,6 +105,8 @@ absl::StatusOr<std::unique_ptr<MetadataClient>> MetadataClient::Create(
 MetadataClient::MetadataClient(std::string base_url, MetadataClientOptions options,
                                std::unique_ptr<taskcluster::HttpTransport> transport)
     : base_url_(std::move(base_url)),
+      base_path_(base_url_.substr(
+          std::min(base_url_.size(), base_url_.find('/', base_url_.find("://") + 3)))),
       options_(std::move(options)),
       transport_(std::move(transport)) {}
 
@@ -140,17 +142,20 @@ absl::StatusOr<std::string> MetadataClient::Call(absl::string_view method, absl:
                                                  const MetadataHeaders& headers,
                                                  const std::string* body) {
   RUNNER_RETURN_IF_ERROR(CheckRequest(method, path, headers));
+  // Errors and logs name the endpoint with the base's path ("/computeMetadata/v1/instance/id").
+  const std::string shown = absl::StrCat(base_path_, path);
   taskcluster::RetryOptions retry;
   retry.backoff = options_.backoff;
   retry.clock = options_.clock;
   retry.random = options_.random;
   retry.sleeper = options_.sleeper;
+  retry.cancellation = options_.cancellation;
   retry.give_up = taskcluster::GiveUpCode::kUnavailable;
   retry.component = kComponent;
   retry.event = "metadata request failed, retrying";
   retry.method = std::string(method);
-  retry.path = std::string(Endpoint(path));
-  retry.what = What(method, path);
+  retry.path = std::string(Endpoint(shown));
+  retry.what = What(method, shown);
   absl::StatusOr<TransferResult> result = taskcluster::RetryTransfer(
       retry,
       [&]() -> absl::StatusOr<TransferResult> {
@@ -160,10 +165,10 @@ absl::StatusOr<std::string> MetadataClient::Call(absl::string_view method, absl:
   if (!result.ok()) return result.status();
   if (result->ok()) return std::move(result->body);
   if (result->kind == TransferResult::Kind::kTooLarge) {
-    return absl::FailedPreconditionError(absl::StrCat(What(method, path), ": response larger than ",
-                                                      options_.max_response_bytes, " bytes"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        What(method, shown), ": response larger than ", options_.max_response_bytes, " bytes"));
   }
-  return HttpStatusError(method, path, static_cast<int>(result->status));
+  return HttpStatusError(method, shown, static_cast<int>(result->status));
 }
 
 absl::StatusOr<MetadataResponse> MetadataClient::Once(absl::string_view method,
@@ -172,20 +177,22 @@ absl::StatusOr<MetadataResponse> MetadataClient::Once(absl::string_view method,
                                                       const std::string* body,
                                                       absl::Duration timeout) {
   RUNNER_RETURN_IF_ERROR(CheckRequest(method, path, headers));
+  // Errors and logs name the endpoint with the base's path ("/computeMetadata/v1/instance/id").
+  const std::string shown = absl::StrCat(base_path_, path);
   TransferResult result = Send(method, path, headers, body, timeout);
   switch (result.kind) {
     case TransferResult::Kind::kResponse:
       return MetadataResponse{static_cast<int>(result.status), std::move(result.body)};
     case TransferResult::Kind::kTimeout:
       return absl::DeadlineExceededError(absl::StrCat(
-          What(method, path), ": attempt timed out after ", absl::FormatDuration(timeout)));
+          What(method, shown), ": attempt timed out after ", absl::FormatDuration(timeout)));
     case TransferResult::Kind::kTooLarge:
       return absl::FailedPreconditionError(absl::StrCat(
-          What(method, path), ": response larger than ", options_.max_response_bytes, " bytes"));
+          What(method, shown), ": response larger than ", options_.max_response_bytes, " bytes"));
     case TransferResult::Kind::kTransport:
       break;
   }
-  return absl::UnavailableError(absl::StrCat(What(method, path), ": ", result.Summary()));
+  return absl::UnavailableError(absl::StrCat(What(method, shown), ": ", result.Summary()));
 }
 
 TransferResult MetadataClient::Send(absl::string_view method, absl::string_view path,
@@ -206,6 +213,7 @@ TransferResult MetadataClient::Send(absl::string_view method, absl::string_view 
   // Zero would mean no limit at all to libcurl.
   request.timeout = std::max(timeout, absl::Milliseconds(1));
   request.max_response_bytes = options_.max_response_bytes;
+  request.cancellation = options_.cancellation;
   return transport_->Perform(request);
 }
 

@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
+#include "server/common/cancellation.h"
 #include "server/common/clock.h"
 #include "server/taskcluster/backoff.h"
 #include "server/taskcluster/http_transport.h"
@@ -33,6 +34,9 @@ struct MetadataClientOptions {
   // When set, replaces the scheme, host and port of the default base URL, as
   // WORKER_RUNNER_METADATA_URL does, and takes precedence over that variable.
   std::optional<std::string> base_url_override;
+  // Not owned; when set and cancelled, a transfer in flight is aborted (within about a second)
+  // and retries stop: Get/Put return kCancelled, GetOnce/PutOnce kUnavailable.
+  const common::Cancellation* cancellation = nullptr;
 };
 
 // The outcome of a single attempt that reached the service.
@@ -94,6 +98,7 @@ class MetadataClient {
                                    absl::Duration timeout);
 
   const std::string base_url_;
+  const std::string base_path_;  // the part of base_url_ after the authority, often empty
   const MetadataClientOptions options_;
   // Never uses a proxy: the services are link-local.
   const std::unique_ptr<taskcluster::HttpTransport> transport_;
