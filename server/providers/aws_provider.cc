@@ -157,27 +157,30 @@ void AwsProvider::Watch(InterruptionSink* sink) {
 }
 
 void AwsProvider::PollOnce(InterruptionSink* sink) {
-  // instance-action is the newer notice and carries the action; termination-time is the older
-  // one, still given on its own by some instances.
-  if (!termination_reported_ && !PollSpot(kInstanceActionPath, sink)) {
-    PollSpot(kTerminationTimePath, sink);
-  }
+  if (!termination_reported_) PollSpot(sink);
   if (stop().cancelled()) return;
   PollRebalance(sink);
   if (stop().cancelled()) return;
   PollMaintenance(sink);
 }
 
-bool AwsProvider::PollSpot(absl::string_view path, InterruptionSink* sink) {
-  std::optional<std::string> body = Fetch(path);
-  if (!body.has_value()) return false;
-  Interruption notice = path == kInstanceActionPath ? ParseSpotInstanceAction(*body)
-                                                    : ParseSpotTerminationTime(*body);
+void AwsProvider::PollSpot(InterruptionSink* sink) {
+  // instance-action is the newer notice and carries the action; termination-time is the older
+  // one, still given on its own by some instances. Both may appear between two requests, so a
+  // termination-time is followed by one more look at instance-action for the action.
+  std::optional<Interruption> notice;
+  if (auto action = Fetch(kInstanceActionPath)) {
+    notice = ParseSpotInstanceAction(*action);
+  } else if (auto time = Fetch(kTerminationTimePath)) {
+    auto late_action = Fetch(kInstanceActionPath);
+    notice = late_action.has_value() ? ParseSpotInstanceAction(*late_action)
+                                     : ParseSpotTerminationTime(*time);
+  }
+  if (!notice.has_value()) return;
+
   termination_reported_ = true;
-  common::LogWarning(kComponent, "termination imminent",
-                     {{"kind", notice.kind}, {"endpoint", absl::StrCat("/latest", path)}});
-  sink->OnInterruption(notice);
-  return true;
+  common::LogWarning(kComponent, "termination imminent", {{"kind", notice->kind}});
+  sink->OnInterruption(*notice);
 }
 
 void AwsProvider::PollRebalance(InterruptionSink* sink) {

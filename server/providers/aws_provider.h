@@ -69,8 +69,8 @@ class AwsProvider : public CloudProvider {
   absl::Status CheckNoTerminationScheduled();
   void Watch(InterruptionSink* sink) override;
   void PollOnce(InterruptionSink* sink);
-  // Reports the terminating notice at `path`, if there is one; true when it did.
-  bool PollSpot(absl::string_view path, InterruptionSink* sink);
+  // Reports a spot interruption notice, if there is one.
+  void PollSpot(InterruptionSink* sink);
   void PollRebalance(InterruptionSink* sink);
   void PollMaintenance(InterruptionSink* sink);
   // The body of a 200 answer, nullopt for 404 or a failure (which is logged, throttled).

@@ -57,6 +57,11 @@ void FakeAwsMetadata::Stop() { server_.Stop(); }
 void FakeAwsMetadata::Set(const std::string& path, const std::string& body,
                           absl::Time visible_from) {
   absl::MutexLock lock(&mu_);
+  SetLocked(path, body, visible_from);
+}
+
+void FakeAwsMetadata::SetLocked(const std::string& path, const std::string& body,
+                                absl::Time visible_from) {
   Entry& entry = entries_[path];
   entry = Entry();
   entry.body = body;
@@ -85,9 +90,11 @@ void FakeAwsMetadata::RejectIssuedTokens() {
 
 void FakeAwsMetadata::SetSpotInstanceAction(const std::string& action, const std::string& time,
                                             absl::Time visible_from) {
-  Set("/meta-data/spot/instance-action",
-      absl::StrCat(R"({"action":")", action, R"(","time":")", time, R"("})"), visible_from);
-  Set("/meta-data/spot/termination-time", time, visible_from);
+  // Both appear at once, as on EC2, so a poll never sees only one of them.
+  absl::MutexLock lock(&mu_);
+  SetLocked("/meta-data/spot/instance-action",
+            absl::StrCat(R"({"action":")", action, R"(","time":")", time, R"("})"), visible_from);
+  SetLocked("/meta-data/spot/termination-time", time, visible_from);
 }
 
 void FakeAwsMetadata::SetSpotTerminationTime(const std::string& time) {

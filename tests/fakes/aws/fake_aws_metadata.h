@@ -78,6 +78,8 @@ class FakeAwsMetadata {
   };
 
   HttpResponse Handle(const HttpRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
+  void SetLocked(const std::string& path, const std::string& body, absl::Time visible_from)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);  // by path under /latest

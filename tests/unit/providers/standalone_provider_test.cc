@@ -59,12 +59,12 @@ TEST(StandaloneProviderTest, ConfiguredCloudOverridesTheDefault) {
   EXPECT_EQ(state.worker_location.at("cloud"), "lab");
 }
 
-TEST(MakeProviderTest, BuildsStandaloneAndPinsTheProvidersNotBuiltYet) {
+TEST(MakeProviderTest, BuildsStandaloneAndPinsTheProviderNotBuiltYet) {
   config::ProviderConfig settings = Settings();
   auto standalone = MakeProvider(settings);
   ASSERT_TRUE(standalone.ok());
   EXPECT_EQ((*standalone)->type(), "standalone");
-  for (const char* type : {"aws", "azure", "google"}) {
+  for (const char* type : {"azure"}) {
     SCOPED_TRACE(type);
     settings.provider_type = type;
     EXPECT_EQ(MakeProvider(settings).status().code(), absl::StatusCode::kUnimplemented);
