@@ -391,13 +391,17 @@ workerproto::RunnerSession::SendResult Runner::SendTerminationOnce() {
   workerproto::RunnerSession* session = nullptr;
   {
     absl::MutexLock lock(&mu_);
-    if (termination_sent_ || session_ == nullptr) {
-      return workerproto::RunnerSession::SendResult::kClosed;
-    }
+    // Already asked (renewal, interruption): the stopper still waits the grace period.
+    if (termination_sent_) return termination_result_;
+    if (session_ == nullptr) return workerproto::RunnerSession::SendResult::kClosed;
     termination_sent_ = true;
     session = session_;
   }
   auto result = session->SendGracefulTermination(/*finish_tasks=*/false);
+  {
+    absl::MutexLock lock(&mu_);
+    termination_result_ = result;
+  }
   using SendResult = workerproto::RunnerSession::SendResult;
   const char* outcome = result == SendResult::kSent     ? "sent"
                         : result == SendResult::kQueued ? "queued until hello"
@@ -445,7 +449,8 @@ RenewalDelegate::Path Runner::ChoosePath() {
       common::LogWarning(kComponent, "credentials due for renewal; waiting for the worker's hello");
       said = true;
     }
-    session->WaitCapable(workerproto::kCapNewCredentials, absl::Milliseconds(200));
+    // Polled: a session closed before hello would make WaitCapable return at once.
+    if (renew_cancel_.WaitForCancel(absl::Milliseconds(200))) return Path::kStopped;
   }
   if (renew_cancel_.cancelled()) return Path::kStopped;
   workerproto::Capabilities usable = session->usable();

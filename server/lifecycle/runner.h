@@ -96,7 +96,8 @@ class Runner : public workerproto::SessionHandler,
   int Supervise(adapter::Subprocess* process);
   // Runs while the worker does: turns a stop request into graceful-termination, SIGTERM, SIGKILL.
   void StopWorkerWhenAsked(adapter::Subprocess* process) ABSL_LOCKS_EXCLUDED(mu_);
-  // Sends graceful-termination (finish-tasks false) at most once per run.
+  // Sends graceful-termination (finish-tasks false) at most once per run; later calls return the
+  // first call's result.
   workerproto::RunnerSession::SendResult SendTerminationOnce() ABSL_LOCKS_EXCLUDED(mu_);
   // registerWorker with the provider's proof; stores the issued credentials and merges the
   // pool's worker config.
@@ -168,6 +169,9 @@ class Runner : public workerproto::SessionHandler,
   bool worker_started_ ABSL_GUARDED_BY(mu_) = false;
   bool worker_exited_ ABSL_GUARDED_BY(mu_) = false;
   bool termination_sent_ ABSL_GUARDED_BY(mu_) = false;
+  // What the one graceful-termination send gave (kSent until it has returned).
+  workerproto::RunnerSession::SendResult termination_result_ ABSL_GUARDED_BY(mu_) =
+      workerproto::RunnerSession::SendResult::kSent;
   // The live conversation; set only while Supervise() runs, when every thread that uses it is
   // joined before it goes away.
   workerproto::RunnerSession* session_ ABSL_GUARDED_BY(mu_) = nullptr;

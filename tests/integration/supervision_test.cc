@@ -442,5 +442,32 @@ TEST_F(SupervisionTest, StopRequestWaitsTheGracePeriodThenTerminates) {
   EXPECT_TRUE(Removes().empty());
 }
 
+TEST_F(SupervisionTest, StopAfterAnEarlierGracefulTerminationStillWaitsTheGracePeriod) {
+  // The renewal asks the worker to stop (it cannot take new credentials); it ignores that. A stop
+  // request then still gives it the grace period before SIGTERM.
+  StartFake({{"credentialLifetimeSeconds", 31}});
+  std::string fifo = dir_.File("never");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  WriteScript({"hello graceful-termination", "wait-for graceful-termination 30000",
+               "wait-fifo " + fifo, "exit 0"});
+  test_support::LogCapture logs;
+  RunStatus status("test", absl::Now());
+  RunnerOptions options = Options();
+  options.stop_grace_period = absl::Seconds(1);
+  Runner runner(Config(), &status, std::move(options));
+  auto run = std::async(std::launch::async, [&] { return runner.Run(); });
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (logs.LinesContaining("outcome=sent").empty() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));  // polling a log line; there is no event to wait on
+  }
+  ASSERT_FALSE(logs.LinesContaining("outcome=sent").empty());
+  absl::Time asked = absl::Now();
+  runner.RequestStop("sigterm");
+  ASSERT_EQ(run.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  EXPECT_GE(absl::Now() - asked, absl::Seconds(1));
+  EXPECT_EQ(run.get(), kExitStopped);
+  EXPECT_EQ(WorkerMessages("graceful-termination").size(), 1u);
+}
+
 }  // namespace
 }  // namespace runner::lifecycle
