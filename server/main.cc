@@ -30,8 +30,17 @@ constexpr char kUsage[] =
     "and supervises it until it exits. The local API is served on api.socket\n"
     "(default /run/worker-runner/api.sock); see `runnerctl --help`.\n"
     "\n"
-    "Exit codes: 0 clean run, 1 worker failed, 2 usage, 3 config error, 4 start-up failure,\n"
-    "5 worker could not be started, 6 stopped by SIGTERM, SIGINT or SIGHUP.\n";
+    "Exit codes:\n"
+    "  0  the worker exited 0 and the exit steps (removeWorker on cloud providers) succeeded\n"
+    "  1  the worker exited non-zero or was killed by a signal\n"
+    "  2  wrong command line\n"
+    "  3  the runner config could not be read or is invalid\n"
+    "  4  start-up failed (provider, registration, secrets, cache, files, local API)\n"
+    "  5  the worker could not be configured or started\n"
+    "  6  stopped by SIGTERM, SIGINT or SIGHUP (the worker got graceful-termination, then\n"
+    "     shutdown.gracePeriod, then SIGTERM; a second signal skips the rest of the wait)\n"
+    "  7  the worker exited 67 to reboot the host: it stays registered, the cache is kept\n"
+    "  8  the worker exited 0 but removeWorker failed; shutdown.command was run\n";
 
 // The signals the signal thread takes: the three stop requests, and SIGUSR1 to end it.
 sigset_t HandledSignals() {

@@ -472,6 +472,18 @@ absl::Status Parser::ParseApi(const Entry& entry, ApiConfig* api) {
 absl::Status Parser::ParseShutdown(const Entry& entry, ShutdownConfig* shutdown) {
   if (!entry.value.IsMap()) return Expected(entry.key.Mark(), "shutdown", "a mapping", entry.value);
   const Mapping keys(entry.value);
+  if (const Entry* grace = keys.FindNonNull("gracePeriod")) {
+    const std::string grace_path = "shutdown.gracePeriod";
+    const YAML::Mark& grace_mark = grace->key.Mark();
+    const char* expected = "a duration such as 30s, 5m or 1h30m, or a whole number of seconds";
+    if (!grace->value.IsScalar()) return Expected(grace_mark, grace_path, expected, grace->value);
+    std::optional<absl::Duration> parsed = ParseGracePeriod(grace->value.Scalar());
+    if (!parsed.has_value()) return Expected(grace_mark, grace_path, expected, grace->value);
+    if (*parsed > absl::Hours(24)) {
+      return Error(grace_mark, grace_path, "must not be longer than 24h");
+    }
+    shutdown->grace_period = *parsed;
+  }
   const Entry* command = keys.FindNonNull("command");
   if (command == nullptr) return absl::OkStatus();
 
@@ -585,6 +597,21 @@ absl::StatusOr<nlohmann::json> Parser::ScalarToJson(const YAML::Node& node, cons
 }
 
 }  // namespace
+
+std::optional<absl::Duration> ParseGracePeriod(absl::string_view text) {
+  if (text.empty()) return std::nullopt;
+  if (std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (text.size() > 6) return std::nullopt;  // more than 11 days: surely a mistake
+    int seconds = 0;
+    for (char c : text) seconds = seconds * 10 + (c - '0');
+    return absl::Seconds(seconds);
+  }
+  absl::Duration duration;
+  // absl also accepts a bare "0" and "inf"; the first is handled above, the second refused here.
+  if (!absl::ParseDuration(text, &duration)) return std::nullopt;
+  if (duration < absl::ZeroDuration() || duration == absl::InfiniteDuration()) return std::nullopt;
+  return duration;
+}
 
 absl::StatusOr<RunnerConfig> LoadRunnerConfig(const std::string& path) {
   RUNNER_ASSIGN_OR_RETURN(PrivateFileContents contents, ReadPrivateFile(path, "runner config"));

@@ -2,11 +2,13 @@
 #define RUNNER_SERVER_CONFIG_RUNNER_CONFIG_H_
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 
 namespace runner::config {
@@ -50,6 +52,9 @@ struct ApiConfig {
 // Our own `shutdown:` key.
 struct ShutdownConfig {
   std::vector<std::string> command = {"/usr/sbin/shutdown", "-h", "now"};
+  // `shutdown.gracePeriod`: after SIGTERM/SIGINT, how long the worker gets to exit after
+  // graceful-termination before it is sent SIGTERM.
+  absl::Duration grace_period = absl::Seconds(30);
 };
 
 // A validated runner config file.
@@ -71,6 +76,10 @@ struct RunnerConfig {
 // and says what was expected); kNotFound, kPermissionDenied or kFailedPrecondition for file access
 // problems. Never puts configuration values in a message. Logs a warning when it tightened modes.
 absl::StatusOr<RunnerConfig> LoadRunnerConfig(const std::string& path);
+
+// `shutdown.gracePeriod` text: a whole number of seconds ("45") or a duration ("30s", "5m",
+// "1h30m", "1.5s"). nullopt for anything else, negative or infinite durations included.
+std::optional<absl::Duration> ParseGracePeriod(absl::string_view text);
 
 // Parses and validates config text, with `file` used only in messages. No file access.
 absl::StatusOr<RunnerConfig> ParseRunnerConfig(absl::string_view text, absl::string_view file);

@@ -12,8 +12,13 @@ enum ExitCode : int {
   kExitConfig = 3,        // the runner config could not be read or is invalid
   kExitStartup = 4,       // provider, registration, secrets, files or the local API failed
   kExitWorkerStart = 5,   // the worker could not be configured or started
-  kExitStopped = 6,       // stopped by SIGTERM/SIGINT
+  kExitStopped = 6,       // stopped by SIGTERM/SIGINT/SIGHUP
+  kExitWorkerReboot = 7,  // the worker exited 67 (it reboots the host): not removed, cache kept
+  kExitRemoveFailed = 8,  // clean worker exit, but removeWorker failed (shutdown.command ran)
 };
+
+// The worker's exit status that means "I am rebooting the host" (generic-worker).
+inline constexpr int kWorkerRebootStatus = 67;
 
 }  // namespace runner::lifecycle
 

@@ -56,14 +56,27 @@ absl::Status DeriveGenericWorkerConfig(providers::RunState* state) {
   config["workerType"] = pool.substr(slash + 1);
 
   config["rootURL"] = state->root_url;
-  config["clientId"] = state->credentials.client_id;
-  config["accessToken"] = state->credentials.access_token;
   config["workerGroup"] = state->worker_group;
   config["workerId"] = state->worker_id;
+  config["clientId"] = state->credentials.client_id;
+  config["accessToken"] = state->credentials.access_token;
+  // A certificate given in the worker config is kept when the credentials have none.
   if (!state->credentials.certificate.empty()) {
     config["certificate"] = state->credentials.certificate;
   }
   return absl::OkStatus();
+}
+
+void SetGenericWorkerCredentials(const taskcluster::Credentials& credentials,
+                                 nlohmann::json* config) {
+  if (!config->is_object()) *config = nlohmann::json::object();
+  (*config)["clientId"] = credentials.client_id;
+  (*config)["accessToken"] = credentials.access_token;
+  if (credentials.certificate.empty()) {
+    config->erase("certificate");
+  } else {
+    (*config)["certificate"] = credentials.certificate;
+  }
 }
 
 std::string RenderGenericWorkerConfig(const nlohmann::json& config) {
@@ -76,6 +89,23 @@ std::vector<std::string> GenericWorkerArgv(const config::WorkerSettings& setting
 
 absl::Status GenericWorker::ConfigureRun(providers::RunState* state) {
   return DeriveGenericWorkerConfig(state);
+}
+
+absl::Status GenericWorker::UseCachedRun(providers::RunState* state) {
+  // The cached config holds the credentials of the first start; the run's may be newer.
+  SetGenericWorkerCredentials(state->credentials, &state->worker_config);
+  return absl::OkStatus();
+}
+
+absl::Status GenericWorker::UpdateCredentials(providers::RunState* state) {
+  SetGenericWorkerCredentials(state->credentials, &state->worker_config);
+  RUNNER_RETURN_IF_ERROR(
+      common::Annotate(common::WritePrivateFileAtomically(
+                           settings_.config_path, RenderGenericWorkerConfig(state->worker_config)),
+                       "rewrite generic-worker config with renewed credentials"));
+  common::LogInfo("generic-worker", "wrote renewed credentials into worker config",
+                  {{"file", settings_.config_path}});
+  return absl::OkStatus();
 }
 
 absl::StatusOr<StartedWorker> GenericWorker::Start(const providers::RunState& state) {

@@ -20,6 +20,8 @@ class GenericWorker : public WorkerImpl {
 
   std::string name() const override { return "generic-worker"; }
   absl::Status ConfigureRun(providers::RunState* state) override;
+  absl::Status UseCachedRun(providers::RunState* state) override;
+  absl::Status UpdateCredentials(providers::RunState* state) override;
   absl::StatusOr<StartedWorker> Start(const providers::RunState& state) override;
 
  private:
@@ -31,6 +33,11 @@ class GenericWorker : public WorkerImpl {
 // workerType from the pool id, and the identity and credential keys. Adds no other keys:
 // generic-worker rejects keys it does not know.
 absl::Status DeriveGenericWorkerConfig(providers::RunState* state);
+
+// Replaces clientId, accessToken and certificate of `config` with `credentials` (the certificate
+// is removed when they have none: a stale one would not match the new token).
+void SetGenericWorkerCredentials(const taskcluster::Credentials& credentials,
+                                 nlohmann::json* config);
 
 // The config file content: 2-space indented JSON with sorted keys, no trailing newline.
 std::string RenderGenericWorkerConfig(const nlohmann::json& config);

@@ -56,6 +56,11 @@ void RunStatus::SetIdentity(const providers::RunState& state) {
   snapshot_.credentials_expire = state.credentials_expire;
 }
 
+void RunStatus::SetCredentialsExpire(absl::Time expires) {
+  absl::MutexLock lock(&mu_);
+  snapshot_.credentials_expire = expires;
+}
+
 void RunStatus::SetWorkerStarted(int pid) {
   absl::MutexLock lock(&mu_);
   snapshot_.worker_pid = pid;

@@ -57,6 +57,8 @@ class RunStatus {
   void SetWorkerImplementation(const std::string& implementation) ABSL_LOCKS_EXCLUDED(mu_);
   // Copies the identity part of `state` (never its credentials).
   void SetIdentity(const providers::RunState& state) ABSL_LOCKS_EXCLUDED(mu_);
+  // After a credential renewal: the new expiry.
+  void SetCredentialsExpire(absl::Time expires) ABSL_LOCKS_EXCLUDED(mu_);
   void SetWorkerStarted(int pid) ABSL_LOCKS_EXCLUDED(mu_);
   void SetNegotiated(const std::vector<std::string>& capabilities) ABSL_LOCKS_EXCLUDED(mu_);
   void SetWorkerExited(int exit_status) ABSL_LOCKS_EXCLUDED(mu_);

@@ -30,6 +30,16 @@ class WorkerImpl {
   // kInvalidArgument when the state cannot be expressed (e.g. a pool id without '/').
   virtual absl::Status ConfigureRun(providers::RunState* state) = 0;
 
+  // Cached runs: brings the cached worker config up to date (e.g. with the current credentials).
+  virtual absl::Status UseCachedRun(providers::RunState* /*state*/) { return absl::OkStatus(); }
+
+  // After a credential renewal (on the renewal thread, while the worker runs): puts the new
+  // credentials of `state` into its worker config and rewrites what the worker would read at its
+  // next start. Must not touch anything Start() handed to the worker process.
+  virtual absl::Status UpdateCredentials(providers::RunState* /*state*/) {
+    return absl::OkStatus();
+  }
+
   // Writes what the worker needs (its config file) and starts it. kNotFound/kPermissionDenied
   // when the program cannot be run, other codes when its files cannot be written.
   virtual absl::StatusOr<StartedWorker> Start(const providers::RunState& state) = 0;

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -285,6 +286,49 @@ TEST_F(StartWorkerTest, SigtermTerminatesAWorkerWithoutGracefulTermination) {
   ASSERT_EQ(kill(runner, SIGINT), 0);
   EXPECT_EQ(WaitRunner(runner), 6) << ReadFile(runner_log());
   EXPECT_THAT(ReadFile(runner_log()), HasSubstr("status=143"));
+}
+
+TEST_F(StartWorkerTest, SigtermWaitsTheConfiguredGracePeriodThenTerminatesTheWorker) {
+  std::string fifo = dir_.File("never");
+  MakeFifo(fifo);
+  // The worker takes graceful-termination but ignores it.
+  WriteScript({"wait-for welcome", "hello graceful-termination", "wait-fifo " + fifo, "exit 0"});
+  pid_t runner = StartRunner(WriteConfig(Config("", "shutdown:\n  gracePeriod: 1s\n")));
+  ASSERT_TRUE(
+      test_support::WaitForFileToContain(runner_log(), "protocol negotiated", absl::Seconds(20)));
+  absl::Time signalled = absl::Now();
+  ASSERT_EQ(kill(runner, SIGTERM), 0);
+  EXPECT_EQ(WaitRunner(runner, absl::Seconds(20)), 6) << ReadFile(runner_log());
+  absl::Duration took = absl::Now() - signalled;
+  EXPECT_GE(took, absl::Seconds(1));
+  EXPECT_LT(took, absl::Seconds(15));  // far below the 30 s default
+  EXPECT_THAT(ReadFile(runner_log()), HasSubstr("terminating worker"));
+  EXPECT_THAT(ReadFile(runner_log()), HasSubstr("status=143"));
+  EXPECT_EQ(StdinMessages().back(),
+            nlohmann::json({{"type", "graceful-termination"}, {"finish-tasks", false}}));
+}
+
+TEST_F(StartWorkerTest, ASecondSigtermCutsTheGracePeriodShort) {
+  std::string fifo = dir_.File("never");
+  MakeFifo(fifo);
+  WriteScript({"wait-for welcome", "hello graceful-termination", "wait-fifo " + fifo, "exit 0"});
+  pid_t runner = StartRunner(WriteConfig(Config("", "shutdown:\n  gracePeriod: 10m\n")));
+  ASSERT_TRUE(
+      test_support::WaitForFileToContain(runner_log(), "protocol negotiated", absl::Seconds(20)));
+  ASSERT_EQ(kill(runner, SIGTERM), 0);
+  ASSERT_TRUE(test_support::WaitForFileToContain(runner_log(), "outcome=sent", absl::Seconds(20)));
+  ASSERT_EQ(kill(runner, SIGTERM), 0);
+  EXPECT_EQ(WaitRunner(runner, absl::Seconds(20)), 6) << ReadFile(runner_log());
+  EXPECT_THAT(ReadFile(runner_log()), HasSubstr("second stop request"));
+}
+
+TEST_F(StartWorkerTest, HelpListsEveryExitCode) {
+  test_support::CommandResult help = test_support::RunCommand({kBin + "/start-worker", "--help"});
+  for (const char* line :
+       {"  0  ", "  1  ", "  3  ", "  4  ", "  5  ", "  6  ", "  7  ", "  8  "}) {
+    EXPECT_THAT(help.out, HasSubstr(line));
+  }
+  EXPECT_THAT(help.out, HasSubstr("exited 67"));
 }
 
 TEST_F(StartWorkerTest, DummyWorkerRunsAndItsDumpHidesTheAccessToken) {

@@ -360,6 +360,14 @@ TEST(RunnerConfigTest, RejectsBadOptionalSections) {
        "shutdown.command[1]", "expected a string, got null"},
       {"shutdown.command program is empty", base + "shutdown:\n  command: ['', now]\n", 4,
        "shutdown.command[0]", "must not be empty"},
+      {"shutdown.gracePeriod is a word", base + "shutdown:\n  gracePeriod: soon\n", 4,
+       "shutdown.gracePeriod", "expected a duration such as 30s"},
+      {"shutdown.gracePeriod is negative", base + "shutdown:\n  gracePeriod: -5s\n", 4,
+       "shutdown.gracePeriod", "expected a duration such as 30s"},
+      {"shutdown.gracePeriod is a list", base + "shutdown:\n  gracePeriod: [30s]\n", 4,
+       "shutdown.gracePeriod", "got a sequence"},
+      {"shutdown.gracePeriod is too long", base + "shutdown:\n  gracePeriod: 25h\n", 4,
+       "shutdown.gracePeriod", "must not be longer than 24h"},
   };
   for (const ErrorCase& c : cases) ExpectError(c);
 }
@@ -548,6 +556,27 @@ TEST(RunnerConfigTest, TakesTopLevelStringsAsLiteralText) {
     EXPECT_EQ(config->cache_over_restarts, text);
     EXPECT_EQ(config->api.socket, text);
     EXPECT_EQ(config->api.group, text);
+  }
+}
+
+TEST(RunnerConfigTest, ReadsTheShutdownGracePeriod) {
+  const std::string base = absl::StrCat(kStaticExample, "");
+  EXPECT_EQ(Parse(kStaticExample)->shutdown.grace_period, absl::Seconds(30));
+  for (const auto& [text, expected] :
+       std::vector<std::pair<std::string, absl::Duration>>{{"45", absl::Seconds(45)},
+                                                           {"0", absl::ZeroDuration()},
+                                                           {"30s", absl::Seconds(30)},
+                                                           {"5m", absl::Minutes(5)},
+                                                           {"1h30m", absl::Minutes(90)},
+                                                           {"1.5s", absl::Milliseconds(1500)},
+                                                           {"\"2m\"", absl::Minutes(2)}}) {
+    absl::StatusOr<RunnerConfig> config =
+        Parse(absl::StrCat(base, "shutdown:\n  gracePeriod: ", text, "\n"));
+    ASSERT_TRUE(config.ok()) << text << ": " << config.status();
+    EXPECT_EQ(config->shutdown.grace_period, expected) << text;
+  }
+  for (const char* bad : {"", "inf", "-1s", "5 m", "1e3", "5x", "1234567"}) {
+    EXPECT_EQ(ParseGracePeriod(bad), std::nullopt) << bad;
   }
 }
 

@@ -1,5 +1,11 @@
 #include "server/lifecycle/generic_worker.h"
 
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -137,6 +143,46 @@ TEST(MakeWorkerImplTest, WindowsServiceModeIsNotBuilt) {
   settings.implementation = "generic-worker";
   settings.service = "Generic Worker";
   EXPECT_EQ(MakeWorkerImpl(settings).status().code(), absl::StatusCode::kUnimplemented);
+}
+
+}  // namespace
+}  // namespace runner::lifecycle
+
+namespace runner::lifecycle {
+namespace {
+
+TEST(GenericWorkerCredentialsTest, RenewalRewritesTheConfigFileAndDropsAStaleCertificate) {
+  char dir_template[] = "/tmp/gw-credentials-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string path = std::string(dir_template) + "/config.json";
+  config::WorkerSettings settings;
+  settings.implementation = "generic-worker";
+  settings.path = "/bin/true";
+  settings.config_path = path;
+  GenericWorker worker(settings);
+
+  providers::RunState state;
+  state.worker_config = {{"clientId", "old"}, {"accessToken", "old"}, {"certificate", "{}"},
+                         {"keep", 1}};
+  state.credentials = {"worker/new", "new-token", "", {}};
+  ASSERT_TRUE(worker.UpdateCredentials(&state).ok());
+  nlohmann::json written;
+  {
+    std::ifstream in(path);
+    in >> written;
+  }
+  EXPECT_EQ(written, nlohmann::json({{"clientId", "worker/new"},
+                                     {"accessToken", "new-token"},
+                                     {"keep", 1}}));
+  struct stat info;
+  ASSERT_EQ(stat(path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+
+  state.credentials.certificate = "{\"version\":1}";
+  ASSERT_TRUE(worker.UseCachedRun(&state).ok());
+  EXPECT_EQ(state.worker_config["certificate"], "{\"version\":1}");
+  unlink(path.c_str());
+  rmdir(dir_template);
 }
 
 }  // namespace
