@@ -145,6 +145,7 @@ absl::StatusOr<std::string> MetadataClient::Call(absl::string_view method, absl:
   retry.clock = options_.clock;
   retry.random = options_.random;
   retry.sleeper = options_.sleeper;
+  retry.cancellation = options_.cancellation;
   retry.give_up = taskcluster::GiveUpCode::kUnavailable;
   retry.component = kComponent;
   retry.event = "metadata request failed, retrying";
@@ -206,6 +207,7 @@ TransferResult MetadataClient::Send(absl::string_view method, absl::string_view 
   // Zero would mean no limit at all to libcurl.
   request.timeout = std::max(timeout, absl::Milliseconds(1));
   request.max_response_bytes = options_.max_response_bytes;
+  request.cancellation = options_.cancellation;
   return transport_->Perform(request);
 }
 

@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
+#include "server/common/cancellation.h"
 #include "server/common/clock.h"
 #include "server/taskcluster/backoff.h"
 #include "server/taskcluster/http_transport.h"
@@ -29,6 +30,9 @@ struct MetadataClientOptions {
   const common::Clock* clock = common::Clock::Real();
   taskcluster::RandomSource* random = taskcluster::RandomSource::Real();
   taskcluster::Sleeper* sleeper = taskcluster::Sleeper::Real();
+  // Not owned; when set and cancelled, transfers are aborted (kUnavailable) and retries stop
+  // (kCancelled).
+  const common::Cancellation* cancellation = nullptr;
   size_t max_response_bytes = 1024 * 1024;
   // When set, replaces the scheme, host and port of the default base URL, as
   // WORKER_RUNNER_METADATA_URL does, and takes precedence over that variable.
