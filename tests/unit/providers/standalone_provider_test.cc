@@ -64,7 +64,12 @@ TEST(MakeProviderTest, BuildsStandaloneAndPinsTheProvidersNotBuiltYet) {
   auto standalone = MakeProvider(settings);
   ASSERT_TRUE(standalone.ok());
   EXPECT_EQ((*standalone)->type(), "standalone");
-  for (const char* type : {"aws", "azure", "google"}) {
+  settings.provider_type = "azure";
+  auto azure = MakeProvider(settings);
+  ASSERT_TRUE(azure.ok()) << azure.status();
+  EXPECT_EQ((*azure)->type(), "azure");
+  EXPECT_TRUE((*azure)->dynamically_provisioned());
+  for (const char* type : {"aws", "google"}) {
     SCOPED_TRACE(type);
     settings.provider_type = type;
     EXPECT_EQ(MakeProvider(settings).status().code(), absl::StatusCode::kUnimplemented);
