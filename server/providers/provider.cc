@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "server/providers/aws_provider.h"
+#include "server/providers/azure_provider.h"
 #include "server/providers/google_provider.h"
 #include "server/providers/standalone_provider.h"
 #include "server/providers/static_provider.h"
@@ -16,9 +17,9 @@ absl::StatusOr<std::unique_ptr<Provider>> MakeProvider(const config::ProviderCon
   if (type == "aws") return AwsProvider::Create(config);
   if (type == "google") return GoogleProvider::Create(config);
   if (type == "azure") {
-    // TODO: the cloud providers need their metadata clients and interruption watchers; they
-    // land with the cloud-provider work, and until then refuse to start.
-    return absl::UnimplementedError(absl::StrCat("provider ", type, " is not built yet"));
+    absl::StatusOr<std::unique_ptr<AzureProvider>> azure = AzureProvider::Create();
+    if (!azure.ok()) return azure.status();
+    return std::unique_ptr<Provider>(*std::move(azure));
   }
   if (type.empty()) return absl::InvalidArgumentError("no provider given");
   return absl::InvalidArgumentError(absl::StrCat("unrecognized provider type: ", type));

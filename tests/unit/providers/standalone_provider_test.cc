@@ -59,15 +59,23 @@ TEST(StandaloneProviderTest, ConfiguredCloudOverridesTheDefault) {
   EXPECT_EQ(state.worker_location.at("cloud"), "lab");
 }
 
-TEST(MakeProviderTest, BuildsStandaloneAndPinsTheProviderNotBuiltYet) {
+TEST(MakeProviderTest, BuildsEveryProviderTypeAndRefusesUnknownOnes) {
   config::ProviderConfig settings = Settings();
   auto standalone = MakeProvider(settings);
   ASSERT_TRUE(standalone.ok());
   EXPECT_EQ((*standalone)->type(), "standalone");
-  for (const char* type : {"azure"}) {
+  settings.provider_type = "azure";
+  auto azure = MakeProvider(settings);
+  ASSERT_TRUE(azure.ok()) << azure.status();
+  EXPECT_EQ((*azure)->type(), "azure");
+  EXPECT_TRUE((*azure)->dynamically_provisioned());
+  for (const char* type : {"aws", "google"}) {
     SCOPED_TRACE(type);
     settings.provider_type = type;
-    EXPECT_EQ(MakeProvider(settings).status().code(), absl::StatusCode::kUnimplemented);
+    auto cloud = MakeProvider(settings);
+    ASSERT_TRUE(cloud.ok()) << cloud.status();
+    EXPECT_EQ((*cloud)->type(), type);
+    EXPECT_TRUE((*cloud)->dynamically_provisioned());
   }
   settings.provider_type = "ec2";
   EXPECT_EQ(MakeProvider(settings).status().code(), absl::StatusCode::kInvalidArgument);
