@@ -20,6 +20,7 @@
 #include "server/common/status_util.h"
 #include "server/lifecycle/exit_codes.h"
 #include "server/lifecycle/files.h"
+#include "server/lifecycle/redacted_config.h"
 #include "server/lifecycle/worker_config.h"
 
 namespace runner::lifecycle {
@@ -116,6 +117,9 @@ absl::Status Runner::PrepareRun(int* exit_code) {
 
   *exit_code = kExitWorkerStart;
   RUNNER_RETURN_IF_ERROR(common::Annotate(worker_impl_->ConfigureRun(&state_), "configure worker"));
+  // The configuration is final: the API may show it from now on.
+  status_->SetWorkerConfig(
+      RedactWorkerConfig(state_, {config_.provider.access_token, config_.provider.static_secret}));
 
   *exit_code = kExitStartup;
   RUNNER_RETURN_IF_ERROR(ExtractFiles(state_.files));
@@ -259,22 +263,40 @@ void Runner::StopWorkerWhenAsked(adapter::Subprocess* process) {
   process->Signal(SIGKILL);
 }
 
-workerproto::RunnerSession::SendResult Runner::SendTerminationOnce() {
+DrainOutcome Runner::Drain(bool finish_tasks, uint32_t caller_uid) {
+  common::LogInfo(kComponent, "drain requested",
+                  {{"finish_tasks", finish_tasks ? "true" : "false"}, {"uid", caller_uid}});
+  DrainOutcome outcome = DrainOutcome::kNoWorker;
+  SendTerminationOnce(finish_tasks, &outcome);
+  status_->PublishDrain(finish_tasks, outcome, caller_uid);
+  return outcome;
+}
+
+workerproto::RunnerSession::SendResult Runner::SendTerminationOnce(bool finish_tasks,
+                                                                   DrainOutcome* outcome) {
+  using SendResult = workerproto::RunnerSession::SendResult;
+  DrainOutcome ignored;
+  if (outcome == nullptr) outcome = &ignored;
   workerproto::RunnerSession* session = nullptr;
   {
     absl::MutexLock lock(&mu_);
     if (termination_sent_ || session_ == nullptr) {
-      return workerproto::RunnerSession::SendResult::kClosed;
+      *outcome = termination_sent_ ? DrainOutcome::kAlreadySent : DrainOutcome::kNoWorker;
+      return SendResult::kClosed;
     }
     termination_sent_ = true;
     session = session_;
   }
-  auto result = session->SendGracefulTermination(/*finish_tasks=*/false);
-  using SendResult = workerproto::RunnerSession::SendResult;
-  const char* outcome = result == SendResult::kSent     ? "sent"
-                        : result == SendResult::kQueued ? "queued until hello"
-                                                        : "not possible";
-  common::LogInfo(kComponent, "graceful-termination", {{"outcome", outcome}});
+  auto result = session->SendGracefulTermination(finish_tasks);
+  *outcome = result == SendResult::kSent     ? DrainOutcome::kSent
+             : result == SendResult::kQueued ? DrainOutcome::kQueued
+             : result == SendResult::kClosed ? DrainOutcome::kNoWorker
+                                             : DrainOutcome::kNotCapable;
+  const char* said = result == SendResult::kSent     ? "sent"
+                     : result == SendResult::kQueued ? "queued until hello"
+                                                     : "not possible";
+  common::LogInfo(kComponent, "graceful-termination",
+                  {{"outcome", said}, {"finish_tasks", finish_tasks ? "true" : "false"}});
   return result;
 }
 
@@ -314,6 +336,7 @@ void Runner::ExitSteps(bool clean_exit) {
 }
 
 void Runner::OnErrorReport(const workerproto::ErrorReport& report) {
+  status_->PublishErrorReport(report.kind, report.title, report.description);
   common::LogWarning("worker", "worker reported an error",
                      {{"kind", report.kind}, {"title", report.title}});
   taskcluster::WorkerErrorReport payload{report.kind, report.title, report.description,
@@ -335,6 +358,7 @@ void Runner::OnErrorReport(const workerproto::ErrorReport& report) {
 }
 
 void Runner::OnShutdown() {
+  status_->PublishShutdownRequest();
   if (!provider_->dynamically_provisioned()) {
     common::LogInfo(kComponent, "worker asked to shut down; not dynamically provisioned, ignoring");
     return;
