@@ -127,6 +127,9 @@ EventStream::Step EventStream::NextStepLocked(grpc::Status* finish) {
 }
 
 void EventStream::Wake() {
+  // gRPC may run OnDone inline inside Finish, and OnDone lets go of self_: keep this alive until
+  // the loop below is done with it.
+  std::shared_ptr<EventStream> keep = shared_from_this();
   {
     absl::MutexLock lock(&mu_);
     if (driving_) {

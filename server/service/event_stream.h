@@ -24,7 +24,8 @@ namespace runner::service {
 // from the publishing thread, gRPC calls back on its own threads; gRPC calls are never made
 // with mu_ held.
 class EventStream final : public grpc::ServerWriteReactor<workerrunner::v1::Event>,
-                          public lifecycle::EventSubscriber {
+                          public lifecycle::EventSubscriber,
+                          public std::enable_shared_from_this<EventStream> {
  public:
   // Starts the call: subscribes to `status`'s events as `request` asks and begins writing.
   // `denied` (not OK) ends the call at once with that status. Returns the reactor to hand to

@@ -41,8 +41,8 @@ class ApiServerTest : public ::testing::Test {
   std::string socket() const { return dir_.File("run/api.sock"); }
 
   std::unique_ptr<v1::Runner::Stub> Stub(const grpc::ChannelArguments& args = {}) {
-    return v1::Runner::NewStub(grpc::CreateCustomChannel(
-        "unix:" + socket(), grpc::InsecureChannelCredentials(), args));
+    return v1::Runner::NewStub(
+        grpc::CreateCustomChannel("unix:" + socket(), grpc::InsecureChannelCredentials(), args));
   }
 
   static void Deadline(grpc::ClientContext* context, int seconds = 10) {
@@ -139,9 +139,9 @@ TEST_F(ApiServerTest, DrainPassesTheCallerAndReportsTheOutcome) {
 TEST_F(ApiServerTest, FeedStartsWithCurrentStateThenResumesAndFilters) {
   StartServer();
   status_.SetPhase(lifecycle::RunPhase::kStartingWorker);  // 1
-  status_.SetWorkerStarted(77);                             // 2
-  status_.PublishErrorReport("worker-error", "t", "d");     // 3
-  status_.SetNegotiated({"log"});                           // 4
+  status_.SetWorkerStarted(77);                            // 2
+  status_.PublishErrorReport("worker-error", "t", "d");    // 3
+  status_.SetNegotiated({"log"});                          // 4
 
   grpc::Status result;
   std::vector<v1::Event> all = ReadAll({}, &result);
@@ -210,9 +210,13 @@ TEST_F(ApiServerTest, StalledSubscriberIsCutOffWithoutDelayingOthers) {
   v1::WatchEventsRequest follow;
   follow.set_follow(true);
   auto stalled = stalled_stub->WatchEvents(&stalled_context, follow);
+  // It reads the current state, so it is subscribed, and then nothing more for a while.
+  v1::Event first;
+  ASSERT_TRUE(stalled->Read(&first));
 
   // The reading client counts what arrives.
   absl::Mutex mu;
+  bool subscribed = false;
   uint64_t last_seen = 0;
   bool in_order = true;
   grpc::ClientContext fast_context;
@@ -221,11 +225,18 @@ TEST_F(ApiServerTest, StalledSubscriberIsCutOffWithoutDelayingOthers) {
     v1::Event event;
     while (fast->Read(&event)) {
       absl::MutexLock lock(&mu);
-      if (event.kind() == v1::EVENT_KIND_CURRENT_STATE) continue;
+      if (event.kind() == v1::EVENT_KIND_CURRENT_STATE) {
+        subscribed = true;
+        continue;
+      }
       if (event.sequence() != last_seen + 1) in_order = false;
       last_seen = event.sequence();
     }
   });
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(&subscribed), absl::Seconds(10)));
+  }
 
   // 4 KiB events in bursts; each burst waits for the reading client, never for the stalled one.
   const std::string padding(4096, 'x');
