@@ -17,9 +17,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
+#include "proto/runner.grpc.pb.h"
 #include "tests/fakes/process_util.h"
 
 namespace runner {
@@ -262,6 +265,66 @@ TEST_F(ApiTest, EveryRunnerctlCommandAgainstALiveRunner) {
     return e["kind"] == "EVENT_KIND_WORKER_STATE" && e["workerState"]["change"] == "CHANGE_EXITED";
   });
   EXPECT_TRUE(exited);
+}
+
+// A follower that stops reading (its process is stopped) is cut off with RESOURCE_EXHAUSTED,
+// while another follower gets every event and the runner keeps answering.
+TEST_F(ApiTest, StalledFollowerIsCutOffWhileOthersKeepUp) {
+  std::string fifo = dir_.File("release");
+  MakeFifo(fifo);
+  pid_t runner =
+      StartRunner(WriteConfig(), {"wait-for welcome", "hello log", "wait-fifo " + fifo, "exit 0"});
+  const std::string runnerctl = kBin + "/runnerctl";
+  std::string stalled_out = dir_.File("stalled.out"), stalled_err = dir_.File("stalled.err");
+  pid_t stalled = test_support::StartProcess({runnerctl, "--socket", socket(), "events", "-f"}, {},
+                                             stalled_out, stalled_err);
+  started_.push_back(stalled);
+  ASSERT_TRUE(test_support::WaitForFileToContain(stalled_out, "current-state", absl::Seconds(10)));
+  ASSERT_EQ(kill(stalled, SIGSTOP), 0);
+
+  std::string reader_out = dir_.File("reader.out");
+  pid_t reader = test_support::StartProcess(
+      {runnerctl, "--socket", socket(), "-o", "json", "events", "-f", "--kind", "drain"}, {},
+      reader_out, dir_.File("reader.err"));
+  started_.push_back(reader);
+  ASSERT_TRUE(test_support::WaitForFileToContain(reader_out, "EVENT_KIND_CURRENT_STATE",
+                                                 absl::Seconds(10)));
+
+  // Each drain is one event; far more than the stalled follower's window and queue hold.
+  constexpr int kDrains = 8000;
+  auto stub = workerrunner::v1::Runner::NewStub(
+      grpc::CreateChannel("unix:" + socket(), grpc::InsecureChannelCredentials()));
+  for (int i = 0; i < kDrains; ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    workerrunner::v1::DrainResponse response;
+    grpc::Status result = stub->Drain(&context, {}, &response);
+    ASSERT_TRUE(result.ok()) << "drain " << i << ": " << result.error_message();
+  }
+  auto all_drains = [](const std::string& content, const void*) {
+    size_t count = 0;
+    for (size_t at = content.find("EVENT_KIND_DRAIN"); at != std::string::npos;
+         at = content.find("EVENT_KIND_DRAIN", at + 1)) {
+      ++count;
+    }
+    return count >= static_cast<size_t>(kDrains);
+  };
+  EXPECT_TRUE(test_support::WaitForFileContent(reader_out, absl::Seconds(30), all_drains, nullptr))
+      << "the reading follower fell behind";
+  auto status = Runnerctl({"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+
+  // Woken up, the stalled follower reads what was sent before the cut, then the reason.
+  ASSERT_EQ(kill(stalled, SIGCONT), 0);
+  std::optional<int> stalled_code = test_support::WaitProcess(stalled, absl::Seconds(20));
+  ASSERT_TRUE(stalled_code.has_value());
+  EXPECT_EQ(*stalled_code, 1);
+  EXPECT_THAT(ReadFile(stalled_err), HasSubstr("subscriber too slow"));
+  EXPECT_THAT(ReadFile(stalled_err), HasSubstr("events dropped; resume with since="));
+
+  ReleaseFifo(fifo);
+  EXPECT_EQ(WaitRunner(runner), 0);
+  EXPECT_EQ(test_support::WaitProcess(reader, absl::Seconds(10)), std::optional<int>(0));
 }
 
 TEST_F(ApiTest, HelpForEveryCommandAndUsageErrors) {
