@@ -280,14 +280,24 @@ workerproto::RunnerSession::SendResult Runner::SendTerminationOnce(bool finish_t
   workerproto::RunnerSession* session = nullptr;
   {
     absl::MutexLock lock(&mu_);
-    if (termination_sent_ || session_ == nullptr) {
-      *outcome = termination_sent_ ? DrainOutcome::kAlreadySent : DrainOutcome::kNoWorker;
+    if (termination_sent_) {
+      // What the first send did decides whether a stop may wait for the worker (a drain before
+      // SIGTERM still earns the worker its grace period).
+      *outcome = DrainOutcome::kAlreadySent;
+      return termination_result_;
+    }
+    if (session_ == nullptr) {
+      *outcome = DrainOutcome::kNoWorker;
       return SendResult::kClosed;
     }
     termination_sent_ = true;
     session = session_;
   }
   auto result = session->SendGracefulTermination(finish_tasks);
+  {
+    absl::MutexLock lock(&mu_);
+    termination_result_ = result;
+  }
   *outcome = result == SendResult::kSent     ? DrainOutcome::kSent
              : result == SendResult::kQueued ? DrainOutcome::kQueued
              : result == SendResult::kClosed ? DrainOutcome::kNoWorker

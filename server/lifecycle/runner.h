@@ -78,7 +78,8 @@ class Runner : public workerproto::SessionHandler, public providers::Interruptio
   int Supervise(adapter::Subprocess* process);
   // Runs while the worker does: turns a stop request into graceful-termination, SIGTERM, SIGKILL.
   void StopWorkerWhenAsked(adapter::Subprocess* process) ABSL_LOCKS_EXCLUDED(mu_);
-  // Sends graceful-termination at most once per run; `outcome` (optional) says what happened.
+  // Sends graceful-termination at most once per run; later calls return the first call's result.
+  // `outcome` (optional) says what happened.
   workerproto::RunnerSession::SendResult SendTerminationOnce(bool finish_tasks = false,
                                                              DrainOutcome* outcome = nullptr)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -127,6 +128,9 @@ class Runner : public workerproto::SessionHandler, public providers::Interruptio
   bool worker_started_ ABSL_GUARDED_BY(mu_) = false;
   bool worker_exited_ ABSL_GUARDED_BY(mu_) = false;
   bool termination_sent_ ABSL_GUARDED_BY(mu_) = false;
+  // What sending graceful-termination did, once it was sent.
+  workerproto::RunnerSession::SendResult termination_result_ ABSL_GUARDED_BY(mu_) =
+      workerproto::RunnerSession::SendResult::kClosed;
   // The live conversation; set only while Supervise() runs, when every thread that uses it is
   // joined before it goes away.
   workerproto::RunnerSession* session_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -343,6 +343,29 @@ TEST_F(ApiTest, StalledFollowerIsCutOffWhileOthersKeepUp) {
   EXPECT_TRUE(reader->Finish().ok());
 }
 
+// A drain that reached the worker is the graceful-termination of the run: a stop request after
+// it gives the worker its grace period instead of SIGTERM at once.
+TEST_F(ApiTest, StopAfterADrainStillWaitsForTheWorker) {
+  std::string fifo = dir_.File("release");
+  MakeFifo(fifo);
+  pid_t runner = StartRunner(
+      WriteConfig(), {"wait-for welcome", "hello graceful-termination",
+                      "wait-for graceful-termination 20000", "wait-fifo " + fifo, "exit 0"});
+  auto drain = Runnerctl({"drain", "--finish-tasks"});
+  ASSERT_EQ(drain.exit_code, 0) << drain.err;
+  EXPECT_THAT(drain.out, HasSubstr("drain: sent"));
+
+  ASSERT_EQ(kill(runner, SIGTERM), 0);
+  ASSERT_TRUE(
+      test_support::WaitForFileToContain(runner_log(), "stop requested", absl::Seconds(10)));
+  ReleaseFifo(fifo);
+  EXPECT_EQ(WaitRunner(runner), 6);
+  std::string log = ReadFile(runner_log());
+  EXPECT_THAT(log, Not(HasSubstr("terminating worker")));
+  EXPECT_THAT(log, HasSubstr("worker exited"));
+  EXPECT_THAT(log, HasSubstr("status=0"));
+}
+
 TEST_F(ApiTest, HelpForEveryCommandAndUsageErrors) {
   for (const char* command : {"status", "config", "events", "drain"}) {
     SCOPED_TRACE(command);
