@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Node.js packages used by the Hawk interoperability test into
-# tests/fakes/hawk/node_modules, exactly as locked in tests/fakes/hawk/package-lock.json.
-# Safe to run again: it does nothing when the locked version is already installed.
+# Installs the Node.js packages the tests use, each folder exactly as its package-lock.json pins:
+#   tests/fakes/hawk   @hapi/hawk (the Hawk interoperability test and the fake Taskcluster)
+#   tests/grpc_client  @grpc/grpc-js, @grpc/proto-loader, @grpc/reflection (the independent gRPC
+#                      client of the local API)
+# Safe to run again: a folder whose locked versions are already installed is left alone.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-dir="$root/tests/fakes/hawk"
-package="@hapi/hawk"
 
 for tool in node npm; do
   if ! command -v "$tool" >/dev/null 2>&1; then
@@ -15,25 +15,33 @@ for tool in node npm; do
   fi
 done
 
-# The version the lock file pins, and the one installed (if any).
-locked=$(node -e '
-  const lock = require(process.argv[1]);
-  const entry = (lock.packages || {})["node_modules/" + process.argv[2]];
-  process.stdout.write(entry ? entry.version : "");
-' "$dir/package-lock.json" "$package")
-if [ -z "$locked" ]; then
-  echo "install-node-deps: $package is missing from $dir/package-lock.json" >&2
-  exit 1
-fi
-installed=$(node -e '
-  try { process.stdout.write(require(process.argv[1]).version); } catch (e) {}
-' "$dir/node_modules/$package/package.json")
+# Prints the packages of $1/package.json whose installed version differs from the locked one.
+stale_packages() {
+  node -e '
+    const dir = process.argv[1];
+    const lock = require(dir + "/package-lock.json");
+    const wanted = Object.keys(require(dir + "/package.json").dependencies || {});
+    for (const name of wanted) {
+      const entry = (lock.packages || {})["node_modules/" + name];
+      if (!entry) { console.log(name + " (missing from package-lock.json)"); continue; }
+      let installed = "";
+      try { installed = require(dir + "/node_modules/" + name + "/package.json").version; } catch (e) {}
+      if (installed !== entry.version) console.log(name + "@" + entry.version);
+    }
+  ' "$1"
+}
 
-if [ "$installed" = "$locked" ]; then
-  echo "install-node-deps: $package $locked already installed"
-  exit 0
-fi
-
-echo "install-node-deps: installing $package $locked into $dir/node_modules"
-(cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund)
+for dir in "$root/tests/fakes/hawk" "$root/tests/grpc_client"; do
+  stale=$(stale_packages "$dir")
+  if [ -z "$stale" ]; then
+    echo "install-node-deps: ${dir#"$root"/} up to date"
+    continue
+  fi
+  if echo "$stale" | grep -q "missing from package-lock.json"; then
+    echo "install-node-deps: ${dir#"$root"/}: $stale" >&2
+    exit 1
+  fi
+  echo "install-node-deps: installing into ${dir#"$root"/}/node_modules:" $stale
+  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund)
+done
 echo "install-node-deps: done"

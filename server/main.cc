@@ -126,9 +126,15 @@ int Main(int argc, char** argv) {
   }
   config::RunnerConfig config = std::move(loaded).value();
   const std::string socket_path = config.api.socket;
+  service::ApiServerOptions api_options;
+  api_options.group = config.api.group;
 
   lifecycle::RunStatus status(common::kVersion, started_at);
-  service::ApiServer api(&status);
+  lifecycle::Runner runner(std::move(config), &status);
+  api_options.drain = [&runner](bool finish_tasks, uint32_t uid) {
+    return runner.Drain(finish_tasks, uid);
+  };
+  service::ApiServer api(&status, std::move(api_options));
   absl::Status serving = api.Start(socket_path);
   if (serving.code() == absl::StatusCode::kAlreadyExists) {
     common::LogError("runner", "refusing to start", {{"error", std::string(serving.message())}});
@@ -139,7 +145,6 @@ int Main(int argc, char** argv) {
     common::LogWarning("api", "local API disabled", {{"error", std::string(serving.message())}});
   }
 
-  lifecycle::Runner runner(std::move(config), &status);
   int exit_code;
   {
     SignalThread signals(&runner);

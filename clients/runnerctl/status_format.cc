@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -41,6 +42,27 @@ std::string When(const google::protobuf::Timestamp& timestamp, absl::Time now,
 }
 
 }  // namespace
+
+std::string Printable(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    bool c1 = c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+              static_cast<unsigned char>(text[i + 1]) <= 0x9f;
+    if (c < 0x20 || c == 0x7f) {
+      out += absl::StrFormat("\\x%02x", c);
+    } else if (c1) {
+      out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(text[i + 1]));
+      ++i;
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
 
 std::string ShortDuration(absl::Duration duration) {
   int64_t seconds = absl::ToInt64Seconds(duration);
@@ -107,7 +129,8 @@ std::string FormatStatusText(const workerrunner::v1::RunnerStatus& status, absl:
   for (const auto& row : rows) width = std::max(width, row.first.size());
   std::string out;
   for (const auto& [label, value] : rows) {
-    absl::StrAppend(&out, label, ":", std::string(width + 2 - label.size(), ' '), value, "\n");
+    absl::StrAppend(&out, label, ":", std::string(width + 2 - label.size(), ' '), Printable(value),
+                    "\n");
   }
   return out;
 }

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 #include "proto/runner.pb.h"
@@ -16,6 +17,11 @@ std::string FormatStatusText(const workerrunner::v1::RunnerStatus& status, absl:
 
 // The protobuf JSON mapping of the status, every field present, indented.
 std::string FormatStatusJson(const workerrunner::v1::RunnerStatus& status);
+
+// `text` safe to print on a terminal: control characters (C0, DEL, and the UTF-8 encoded C1
+// range, which some terminals obey too) and backslashes become \xNN / \\ escapes, so data from
+// the runner (a crafted worker ID) cannot drive the terminal.
+std::string Printable(absl::string_view text);
 
 // "3m12s", "2h5m", "45s": a short rendering of a duration for people.
 std::string ShortDuration(absl::Duration duration);

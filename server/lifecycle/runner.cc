@@ -20,6 +20,7 @@
 #include "server/common/status_util.h"
 #include "server/lifecycle/exit_codes.h"
 #include "server/lifecycle/files.h"
+#include "server/lifecycle/redacted_config.h"
 #include "server/lifecycle/state_cache.h"
 #include "server/lifecycle/worker_config.h"
 
@@ -115,12 +116,14 @@ absl::Status Runner::PrepareRun(int* exit_code) {
     *exit_code = kExitWorkerStart;
     RUNNER_RETURN_IF_ERROR(
         common::Annotate(worker_impl_->UseCachedRun(&state_), "configure worker from cache"));
+    PublishWorkerConfig();
     *exit_code = kExitOk;
     return absl::OkStatus();
   }
 
   *exit_code = kExitWorkerStart;
   RUNNER_RETURN_IF_ERROR(common::Annotate(worker_impl_->ConfigureRun(&state_), "configure worker"));
+  PublishWorkerConfig();
 
   *exit_code = kExitStartup;
   // Written before the files are extracted: a cached restart never extracts them again.
@@ -387,26 +390,57 @@ void Runner::StopWorkerWhenAsked(adapter::Subprocess* process) {
   process->Signal(SIGKILL);
 }
 
-workerproto::RunnerSession::SendResult Runner::SendTerminationOnce() {
+void Runner::PublishWorkerConfig() {
+  // The configuration is final: the API may show it from now on.
+  status_->SetWorkerConfig(
+      RedactWorkerConfig(state_, {config_.provider.access_token, config_.provider.static_secret}));
+}
+
+DrainOutcome Runner::Drain(bool finish_tasks, uint32_t caller_uid) {
+  common::LogInfo(kComponent, "drain requested",
+                  {{"finish_tasks", finish_tasks ? "true" : "false"}, {"uid", caller_uid}});
+  DrainOutcome outcome = DrainOutcome::kNoWorker;
+  SendTerminationOnce(finish_tasks, &outcome);
+  status_->PublishDrain(finish_tasks, outcome, caller_uid);
+  return outcome;
+}
+
+workerproto::RunnerSession::SendResult Runner::SendTerminationOnce(bool finish_tasks,
+                                                                   DrainOutcome* outcome) {
+  using SendResult = workerproto::RunnerSession::SendResult;
+  DrainOutcome ignored;
+  if (outcome == nullptr) outcome = &ignored;
   workerproto::RunnerSession* session = nullptr;
   {
     absl::MutexLock lock(&mu_);
-    // Already asked (renewal, interruption): the stopper still waits the grace period.
-    if (termination_sent_) return termination_result_;
-    if (session_ == nullptr) return workerproto::RunnerSession::SendResult::kClosed;
+    // Already asked (renewal, interruption, drain): the stopper still waits the grace period.
+    if (termination_sent_) {
+      // What the first send did decides whether a stop may wait for the worker (a drain before
+      // SIGTERM still earns the worker its grace period).
+      *outcome = DrainOutcome::kAlreadySent;
+      return termination_result_;
+    }
+    if (session_ == nullptr) {
+      *outcome = DrainOutcome::kNoWorker;
+      return SendResult::kClosed;
+    }
     termination_sent_ = true;
     session = session_;
   }
-  auto result = session->SendGracefulTermination(/*finish_tasks=*/false);
+  auto result = session->SendGracefulTermination(finish_tasks);
   {
     absl::MutexLock lock(&mu_);
     termination_result_ = result;
   }
-  using SendResult = workerproto::RunnerSession::SendResult;
-  const char* outcome = result == SendResult::kSent     ? "sent"
-                        : result == SendResult::kQueued ? "queued until hello"
-                                                        : "not possible";
-  common::LogInfo(kComponent, "graceful-termination", {{"outcome", outcome}});
+  *outcome = result == SendResult::kSent     ? DrainOutcome::kSent
+             : result == SendResult::kQueued ? DrainOutcome::kQueued
+             : result == SendResult::kClosed ? DrainOutcome::kNoWorker
+                                             : DrainOutcome::kNotCapable;
+  const char* said = result == SendResult::kSent     ? "sent"
+                     : result == SendResult::kQueued ? "queued until hello"
+                                                     : "not possible";
+  common::LogInfo(kComponent, "graceful-termination",
+                  {{"outcome", said}, {"finish_tasks", finish_tasks ? "true" : "false"}});
   return result;
 }
 
@@ -540,6 +574,7 @@ int Runner::ExitSteps(int worker_status) {
 }
 
 void Runner::OnErrorReport(const workerproto::ErrorReport& report) {
+  status_->PublishErrorReport(report.kind, report.title, report.description);
   common::LogWarning("worker", "worker reported an error",
                      {{"kind", report.kind}, {"title", report.title}});
   taskcluster::WorkerErrorReport payload{report.kind, report.title, report.description,
@@ -561,6 +596,7 @@ void Runner::OnErrorReport(const workerproto::ErrorReport& report) {
 }
 
 void Runner::OnShutdown() {
+  status_->PublishShutdownRequest();
   if (!provider_->dynamically_provisioned()) {
     common::LogInfo(kComponent, "worker asked to shut down; not dynamically provisioned, ignoring");
     return;

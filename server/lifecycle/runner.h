@@ -77,6 +77,11 @@ class Runner : public workerproto::SessionHandler,
   // Returns at once.
   void RequestStop(absl::string_view reason) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Asks the worker to terminate gracefully through the same send-once path as an interruption,
+  // and publishes a drain event naming `caller_uid`. Does not stop the run or signal the worker.
+  // Returns at once (any thread).
+  DrainOutcome Drain(bool finish_tasks, uint32_t caller_uid) ABSL_LOCKS_EXCLUDED(mu_);
+
   // workerproto::SessionHandler (the transport's reader thread).
   void OnErrorReport(const workerproto::ErrorReport& report) override;
   void OnShutdown() override;
@@ -96,9 +101,13 @@ class Runner : public workerproto::SessionHandler,
   int Supervise(adapter::Subprocess* process);
   // Runs while the worker does: turns a stop request into graceful-termination, SIGTERM, SIGKILL.
   void StopWorkerWhenAsked(adapter::Subprocess* process) ABSL_LOCKS_EXCLUDED(mu_);
-  // Sends graceful-termination (finish-tasks false) at most once per run; later calls return the
-  // first call's result.
-  workerproto::RunnerSession::SendResult SendTerminationOnce() ABSL_LOCKS_EXCLUDED(mu_);
+  // Sends graceful-termination at most once per run; later calls return the first call's result.
+  // `outcome` (optional) says what happened.
+  workerproto::RunnerSession::SendResult SendTerminationOnce(bool finish_tasks = false,
+                                                             DrainOutcome* outcome = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Hands the final worker configuration, redacted, to the status for the API.
+  void PublishWorkerConfig();
   // registerWorker with the provider's proof; stores the issued credentials and merges the
   // pool's worker config.
   absl::Status Register(const nlohmann::json& proof);

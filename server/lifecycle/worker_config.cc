@@ -12,6 +12,7 @@
 #include "server/common/json_merge.h"
 #include "server/common/logger.h"
 #include "server/common/status_util.h"
+#include "server/lifecycle/redacted_config.h"
 
 namespace runner::lifecycle {
 namespace {
@@ -165,12 +166,14 @@ absl::Status ApplySecret(const nlohmann::json& secret, const std::string& name,
     common::LogInfo(kComponent, "secret is not in structured form, using it as configuration",
                     {{"secret", name}});
     state->worker_config = common::MergeJson(state->worker_config, secret);
+    CollectLeafPaths(secret, "", &state->secret_config_paths);
     return absl::OkStatus();
   }
 
   auto config = secret.find("config");
   if (config != secret.end() && config->is_object()) {
     state->worker_config = common::MergeJson(state->worker_config, *config);
+    CollectLeafPaths(*config, "", &state->secret_config_paths);
   }
   // Secret files are supported (the spec's recommendation); they follow the pool's files.
   auto files = secret.find("files");

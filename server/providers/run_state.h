@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -33,6 +34,9 @@ struct RunState {
   std::map<std::string, std::string> worker_location;
   nlohmann::json provider_metadata = nlohmann::json::object();
   nlohmann::json worker_config = nlohmann::json::object();
+  // JSON pointers into worker_config of the values that came from the secrets service (a whole
+  // array when a secret added to it); the API redacts them.
+  std::vector<std::string> secret_config_paths;
   // File entries to write before the worker starts (see the worker-config spec).
   nlohmann::json files = nlohmann::json::array();
 

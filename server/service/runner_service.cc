@@ -1,78 +1,85 @@
 #include "server/service/runner_service.h"
 
-#include "google/protobuf/util/time_util.h"
+#include <string>
+
+#include "google/protobuf/util/json_util.h"
+
+#include "server/service/event_stream.h"
 
 namespace runner::service {
 namespace {
 
-using google::protobuf::util::TimeUtil;
-
-google::protobuf::Timestamp ToTimestamp(absl::Time time) {
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(time));
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context, grpc::Status status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(std::move(status));
+  return reactor;
 }
 
-workerrunner::v1::RunState ToProto(lifecycle::RunPhase phase) {
-  switch (phase) {
-    case lifecycle::RunPhase::kStarting:
-      return workerrunner::v1::RUN_STATE_STARTING;
-    case lifecycle::RunPhase::kStartingWorker:
-      return workerrunner::v1::RUN_STATE_STARTING_WORKER;
-    case lifecycle::RunPhase::kRunning:
-      return workerrunner::v1::RUN_STATE_RUNNING;
-    case lifecycle::RunPhase::kStopping:
-      return workerrunner::v1::RUN_STATE_STOPPING;
+const char* DrainMessage(lifecycle::DrainOutcome outcome) {
+  switch (outcome) {
+    case lifecycle::DrainOutcome::kSent:
+      return "graceful-termination sent to the worker";
+    case lifecycle::DrainOutcome::kQueued:
+      return "the worker has not said hello yet; graceful-termination is sent if it supports it";
+    case lifecycle::DrainOutcome::kNotCapable:
+      return "the worker cannot be told: it does not support graceful-termination";
+    case lifecycle::DrainOutcome::kNoWorker:
+      return "no worker process is running";
+    case lifecycle::DrainOutcome::kAlreadySent:
+      return "graceful-termination was already sent to the worker in this run";
   }
-  return workerrunner::v1::RUN_STATE_UNSPECIFIED;
+  return "";
 }
 
 }  // namespace
 
-void SnapshotToProto(const lifecycle::StatusSnapshot& snapshot,
-                     workerrunner::v1::RunnerStatus* out) {
-  out->set_state(ToProto(snapshot.phase));
-  out->set_version(snapshot.version);
-  *out->mutable_started_at() = ToTimestamp(snapshot.started_at);
-  *out->mutable_uptime() =
-      TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(snapshot.now - snapshot.started_at));
-
-  out->set_provider_type(snapshot.provider_type);
-  out->set_provider_id(snapshot.provider_id);
-  out->set_root_url(snapshot.root_url);
-  out->set_worker_pool_id(snapshot.worker_pool_id);
-  out->set_worker_group(snapshot.worker_group);
-  out->set_worker_id(snapshot.worker_id);
-  for (const auto& [key, value] : snapshot.worker_location) {
-    (*out->mutable_worker_location())[key] = value;
-  }
-  if (snapshot.credentials_expire.has_value()) {
-    *out->mutable_credentials_expire() = ToTimestamp(*snapshot.credentials_expire);
-  }
-
-  out->set_worker_implementation(snapshot.worker_implementation);
-  out->set_worker_pid(snapshot.worker_pid);
-  out->set_protocol_negotiated(snapshot.protocol_negotiated);
-  for (const std::string& capability : snapshot.capabilities) out->add_capabilities(capability);
-  out->set_worker_exited(snapshot.worker_exited);
-  out->set_worker_exit_status(snapshot.worker_exit_status);
-
-  if (snapshot.interruption.has_value()) {
-    auto* interruption = out->mutable_interruption();
-    interruption->set_source(snapshot.interruption->source);
-    interruption->set_kind(snapshot.interruption->kind);
-    if (snapshot.interruption_detected_at.has_value()) {
-      *interruption->mutable_detected_at() = ToTimestamp(*snapshot.interruption_detected_at);
-    }
-    if (snapshot.interruption->deadline.has_value()) {
-      *interruption->mutable_deadline() = ToTimestamp(*snapshot.interruption->deadline);
-    }
-  }
+grpc::ServerUnaryReactor* RunnerService::GetStatus(grpc::CallbackServerContext* context,
+                                                   const workerrunner::v1::GetStatusRequest*,
+                                                   workerrunner::v1::RunnerStatus* response) {
+  grpc::Status allowed = access_->CheckRead(*context);
+  if (!allowed.ok()) return Done(context, allowed);
+  SnapshotToProto(status_->Snapshot(), response);
+  return Done(context, grpc::Status::OK);
 }
 
-grpc::Status RunnerService::GetStatus(grpc::ServerContext*,
-                                      const workerrunner::v1::GetStatusRequest*,
-                                      workerrunner::v1::RunnerStatus* response) {
-  SnapshotToProto(status_->Snapshot(), response);
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* RunnerService::GetConfig(grpc::CallbackServerContext* context,
+                                                   const workerrunner::v1::GetConfigRequest*,
+                                                   workerrunner::v1::WorkerConfig* response) {
+  grpc::Status allowed = access_->CheckRead(*context);
+  if (!allowed.ok()) return Done(context, allowed);
+  absl::StatusOr<lifecycle::RedactedConfig> config = status_->WorkerConfig();
+  if (!config.ok()) {
+    return Done(context, grpc::Status(static_cast<grpc::StatusCode>(config.status().code()),
+                                      std::string(config.status().message())));
+  }
+  auto parsed = google::protobuf::util::JsonStringToMessage(config->config.dump(),
+                                                            response->mutable_config());
+  if (!parsed.ok()) {
+    return Done(context, grpc::Status(grpc::StatusCode::INTERNAL,
+                                      "worker configuration: cannot express it as a Struct"));
+  }
+  for (const std::string& path : config->redacted) response->add_redacted(path);
+  return Done(context, grpc::Status::OK);
+}
+
+grpc::ServerWriteReactor<workerrunner::v1::Event>* RunnerService::WatchEvents(
+    grpc::CallbackServerContext* context, const workerrunner::v1::WatchEventsRequest* request) {
+  return EventStream::Start(status_, *request, max_queued_events_, access_->CheckRead(*context));
+}
+
+grpc::ServerUnaryReactor* RunnerService::Drain(grpc::CallbackServerContext* context,
+                                               const workerrunner::v1::DrainRequest* request,
+                                               workerrunner::v1::DrainResponse* response) {
+  uid_t uid = 0;
+  grpc::Status allowed = access_->CheckControl(*context, &uid);
+  if (!allowed.ok()) return Done(context, allowed);
+  if (!drain_) {
+    return Done(context, grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "no run to drain"));
+  }
+  lifecycle::DrainOutcome outcome = drain_(request->finish_tasks(), uid);
+  response->set_outcome(DrainOutcomeToProto(outcome));
+  response->set_message(DrainMessage(outcome));
+  return Done(context, grpc::Status::OK);
 }
 
 }  // namespace runner::service
