@@ -9,11 +9,13 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 #include "server/common/logger.h"
 #include "server/common/version.h"
 #include "server/config/runner_config.h"
+#include "server/lifecycle/attached_worker.h"
 #include "server/lifecycle/exit_codes.h"
 #include "server/lifecycle/run_status.h"
 #include "server/lifecycle/runner.h"
@@ -119,7 +121,8 @@ int Main(int argc, char** argv) {
   const std::string socket_path = config.api.socket;
 
   lifecycle::RunStatus status(common::kVersion, started_at);
-  service::ApiServer api(&status);
+  lifecycle::AttachedWorkerSlot attach_slot(config.worker);
+  service::ApiServer api(&status, &attach_slot);
   absl::Status serving = api.Start(socket_path);
   if (serving.code() == absl::StatusCode::kAlreadyExists) {
     common::LogError("runner", "refusing to start", {{"error", std::string(serving.message())}});
@@ -128,14 +131,19 @@ int Main(int argc, char** argv) {
   if (!serving.ok()) {
     // The worker matters more than the local API: carry on without it.
     common::LogWarning("api", "local API disabled", {{"error", std::string(serving.message())}});
+    attach_slot.Close(absl::StrCat("local API disabled: ", serving.message()));
   }
 
-  lifecycle::Runner runner(std::move(config), &status);
+  lifecycle::RunnerOptions options;
+  options.attach_slot = &attach_slot;
+  lifecycle::Runner runner(std::move(config), &status, options);
   int exit_code;
   {
     SignalThread signals(&runner);
     exit_code = runner.Run();
   }
+  // Releases an attach still waiting for a run that ended before taking a worker.
+  attach_slot.Close("the runner is exiting");
   api.Stop();
   common::LogInfo("runner", "exiting", {{"code", exit_code}});
   return exit_code;

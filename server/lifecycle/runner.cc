@@ -156,7 +156,14 @@ int Runner::Run() {
   }
 
   int worker_status = 0;
-  if (started->process == nullptr) {
+  if (started->attaches) {
+    absl::StatusOr<int> attached = SuperviseAttached();
+    if (!attached.ok()) {
+      return attached.status().code() == absl::StatusCode::kCancelled ? kExitStopped
+                                                                      : kExitWorkerStart;
+    }
+    worker_status = *attached;
+  } else if (started->process == nullptr) {
     // An in-process worker (dummy): a null channel that counts as negotiated with no
     // capabilities, and a worker that has already finished.
     status_->SetNegotiated({});
@@ -204,7 +211,8 @@ int Runner::Supervise(adapter::Subprocess* process) {
   absl::Status watching = provider_->StartWatching(this);
   if (!watching.ok()) LogFailure("interruption watch failed to start", watching);
 
-  std::thread stopper([this, process] { StopWorkerWhenAsked(process); });
+  std::thread stopper(
+      [this, process] { StopWorkerWhenAsked([process](int signal) { process->Signal(signal); }); });
   int worker_status = process->Wait();
   {
     absl::MutexLock lock(&mu_);
@@ -230,7 +238,7 @@ int Runner::Supervise(adapter::Subprocess* process) {
   return worker_status;
 }
 
-void Runner::StopWorkerWhenAsked(adapter::Subprocess* process) {
+void Runner::StopWorkerWhenAsked(const std::function<void(int)>& signal_worker) {
   {
     absl::MutexLock lock(&mu_);
     auto asked = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -250,13 +258,13 @@ void Runner::StopWorkerWhenAsked(adapter::Subprocess* process) {
   }
 
   common::LogWarning(kComponent, "terminating worker", {{"signal", "SIGTERM"}});
-  process->Signal(SIGTERM);
+  signal_worker(SIGTERM);
   {
     absl::MutexLock lock(&mu_);
     if (mu_.AwaitWithTimeout(absl::Condition(&exited), options_.kill_grace_period)) return;
   }
   common::LogWarning(kComponent, "killing worker", {{"signal", "SIGKILL"}});
-  process->Signal(SIGKILL);
+  signal_worker(SIGKILL);
 }
 
 workerproto::RunnerSession::SendResult Runner::SendTerminationOnce() {

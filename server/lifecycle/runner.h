@@ -1,6 +1,7 @@
 #ifndef RUNNER_SERVER_LIFECYCLE_RUNNER_H_
 #define RUNNER_SERVER_LIFECYCLE_RUNNER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,8 @@
 
 namespace runner::lifecycle {
 
+class AttachedWorkerSlot;
+
 struct RunnerOptions {
   // After the worker exits, how long to wait for the rest of its output (other processes may
   // hold its stdout open forever).
@@ -37,6 +40,9 @@ struct RunnerOptions {
   absl::Duration api_drain_timeout = absl::Seconds(30);
   // Retry budget, timeouts, clock and randomness of Taskcluster calls.
   taskcluster::HttpClientOptions http;
+  // Where a worker attaches when worker.implementation is external (not owned; must outlive the
+  // runner). Without it such a run cannot get a worker.
+  AttachedWorkerSlot* attach_slot = nullptr;
 };
 
 // One run of start-worker: provider, worker configuration, worker start, supervision until the
@@ -71,8 +77,13 @@ class Runner : public workerproto::SessionHandler, public providers::Interruptio
   // Starts the worker's conversation, waits for it to exit, drains its output; returns its exit
   // status.
   int Supervise(adapter::Subprocess* process);
-  // Runs while the worker does: turns a stop request into graceful-termination, SIGTERM, SIGKILL.
-  void StopWorkerWhenAsked(adapter::Subprocess* process) ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits for a worker to attach (worker.implementation external), then supervises it like a
+  // started one until its stream ends (runner_attached.cc); returns its exit status.
+  // kCancelled when stopped before a worker attached, other codes when none can.
+  absl::StatusOr<int> SuperviseAttached() ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs while the worker does: turns a stop request into graceful-termination, SIGTERM, SIGKILL
+  // (delivered by `signal_worker`).
+  void StopWorkerWhenAsked(const std::function<void(int)>& signal_worker) ABSL_LOCKS_EXCLUDED(mu_);
   // Sends graceful-termination (finish-tasks false) at most once per run.
   workerproto::RunnerSession::SendResult SendTerminationOnce() ABSL_LOCKS_EXCLUDED(mu_);
   // registerWorker with the provider's proof; stores the issued credentials and merges the

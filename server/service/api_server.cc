@@ -82,7 +82,12 @@ absl::Status ClearSocketPath(const std::string& path) {
 
 }  // namespace
 
-ApiServer::ApiServer(const lifecycle::RunStatus* status) : service_(status) {}
+ApiServer::ApiServer(const lifecycle::RunStatus* status, lifecycle::AttachedWorkerSlot* attach_slot)
+    : service_(status) {
+  if (attach_slot != nullptr) {
+    worker_channel_ = std::make_unique<WorkerChannelService>(attach_slot);
+  }
+}
 
 ApiServer::~ApiServer() { Stop(); }
 
@@ -99,6 +104,7 @@ absl::Status ApiServer::Start(const std::string& socket_path) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::StrCat("unix:", socket_path), grpc::InsecureServerCredentials());
   builder.RegisterService(&service_);
+  if (worker_channel_ != nullptr) builder.RegisterService(worker_channel_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr) {
     return absl::UnavailableError(absl::StrCat("api.socket ", socket_path, ": cannot listen"));

@@ -9,14 +9,17 @@
 
 #include "server/lifecycle/run_status.h"
 #include "server/service/runner_service.h"
+#include "server/service/worker_channel_service.h"
 
 namespace runner::service {
 
 // Serves the runner's gRPC API on a Unix socket. Used from main's thread only.
 class ApiServer {
  public:
-  // `status` is not owned and must outlive the server.
-  explicit ApiServer(const lifecycle::RunStatus* status);
+  // `status` and `attach_slot` are not owned and must outlive the server. With `attach_slot`
+  // the server also offers the worker channel.
+  explicit ApiServer(const lifecycle::RunStatus* status,
+                     lifecycle::AttachedWorkerSlot* attach_slot = nullptr);
   ~ApiServer();  // Stop()s
 
   // Creates the socket's directory (mode 0750) if missing, refuses with kAlreadyExists when a
@@ -32,6 +35,7 @@ class ApiServer {
 
  private:
   RunnerService service_;
+  std::unique_ptr<WorkerChannelService> worker_channel_;  // when there is an attach slot
   std::unique_ptr<grpc::Server> server_;
   std::string socket_path_;
 };
