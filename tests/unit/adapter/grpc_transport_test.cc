@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -161,6 +162,8 @@ class GrpcTransportTest : public ::testing::Test {
     ASSERT_NE(server_, nullptr);
     stub_ = workerrunner::v1::WorkerChannel::NewStub(
         grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    // A test that goes wrong fails at the deadline instead of hanging.
+    context_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
     stream_ = stub_->Attach(&context_);
   }
   void TearDown() override {
@@ -313,11 +316,20 @@ TEST_F(GrpcTransportTest, SignalsAndGatedMessagesReachTheAttacher) {
   EXPECT_TRUE(sent_term);
   EXPECT_FALSE(sent_other);  // only SIGTERM and SIGKILL travel
 
-  ChannelFrame graceful = ReadUntil(ChannelFrame::kMessage);
-  ASSERT_TRUE(graceful.message().has_graceful_termination());
-  EXPECT_FALSE(graceful.message().graceful_termination().finish_tasks());
-  ChannelFrame signal = ReadUntil(ChannelFrame::kSignal);
-  EXPECT_EQ(signal.signal().signal(), SignalWorker::SIGNAL_TERM);
+  // A queued graceful-termination goes out from the reader's flush, so the signal frame may
+  // overtake it; take the two in either order.
+  std::optional<ChannelFrame> graceful;
+  std::optional<ChannelFrame> signal;
+  ChannelFrame frame;
+  while ((!graceful.has_value() || !signal.has_value()) && stream_->Read(&frame)) {
+    if (frame.has_signal()) signal = frame;
+    if (frame.has_message()) graceful = frame;
+  }
+  ASSERT_TRUE(graceful.has_value());
+  ASSERT_TRUE(graceful->message().has_graceful_termination());
+  EXPECT_FALSE(graceful->message().graceful_termination().finish_tasks());
+  ASSERT_TRUE(signal.has_value());
+  EXPECT_EQ(signal->signal().signal(), SignalWorker::SIGNAL_TERM);
   EndWith(ExitedFrame(143));
 }
 
