@@ -9,15 +9,18 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 #include "server/common/logger.h"
 #include "server/common/version.h"
 #include "server/config/runner_config.h"
+#include "server/lifecycle/attached_worker.h"
 #include "server/lifecycle/exit_codes.h"
 #include "server/lifecycle/run_status.h"
 #include "server/lifecycle/runner.h"
 #include "server/service/api_server.h"
+#include "server/service/worker_channel_service.h"
 
 namespace runner {
 namespace {
@@ -130,11 +133,16 @@ int Main(int argc, char** argv) {
   api_options.group = config.api.group;
 
   lifecycle::RunStatus status(common::kVersion, started_at);
-  lifecycle::Runner runner(std::move(config), &status);
+  lifecycle::AttachedWorkerSlot attach_slot(config.worker);
+  lifecycle::RunnerOptions runner_options;
+  runner_options.attach_slot = &attach_slot;
+  lifecycle::Runner runner(std::move(config), &status, runner_options);
   api_options.drain = [&runner](bool finish_tasks, uint32_t uid) {
     return runner.Drain(finish_tasks, uid);
   };
   service::ApiServer api(&status, std::move(api_options));
+  service::WorkerChannelService worker_channel(&attach_slot, &api);
+  api.RegisterService(&worker_channel);
   absl::Status serving = api.Start(socket_path);
   if (serving.code() == absl::StatusCode::kAlreadyExists) {
     common::LogError("runner", "refusing to start", {{"error", std::string(serving.message())}});
@@ -143,6 +151,7 @@ int Main(int argc, char** argv) {
   if (!serving.ok()) {
     // The worker matters more than the local API: carry on without it.
     common::LogWarning("api", "local API disabled", {{"error", std::string(serving.message())}});
+    attach_slot.Close(absl::StrCat("local API disabled: ", serving.message()));
   }
 
   int exit_code;
@@ -150,6 +159,8 @@ int Main(int argc, char** argv) {
     SignalThread signals(&runner);
     exit_code = runner.Run();
   }
+  // Releases an attach still waiting for a run that ended before taking a worker.
+  attach_slot.Close("the runner is exiting");
   api.Stop();
   common::LogInfo("runner", "exiting", {{"code", exit_code}});
   return exit_code;

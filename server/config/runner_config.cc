@@ -394,7 +394,10 @@ absl::Status Parser::ParseWorker(const Entry* entry, const YAML::Mark& root_mark
     return Error(implementation->key.Mark(), "worker.implementation",
                  "no worker implementation given");
   }
-  if (worker->implementation == "dummy") return absl::OkStatus();
+  // external: the worker attaches over the worker channel; it has no keys of its own.
+  if (worker->implementation == "dummy" || worker->implementation == "external") {
+    return absl::OkStatus();
+  }
   if (worker->implementation != "generic-worker") {
     return Error(implementation->key.Mark(), "worker.implementation",
                  "unrecognized worker implementation");

@@ -32,7 +32,7 @@ struct ProviderConfig {
 
 // `worker:` of the runner config.
 struct WorkerSettings {
-  std::string implementation;  // generic-worker | dummy
+  std::string implementation;  // generic-worker | dummy | external
   std::string path;            // generic-worker: executable to spawn
   std::string config_path;     // generic-worker: where its JSON config is written
   std::string service;         // generic-worker on Windows only

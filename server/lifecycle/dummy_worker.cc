@@ -4,6 +4,7 @@
 #include "absl/time/time.h"
 
 #include "server/common/logger.h"
+#include "server/lifecycle/attached_worker.h"
 #include "server/lifecycle/generic_worker.h"
 
 namespace runner::lifecycle {
@@ -60,6 +61,7 @@ absl::StatusOr<std::unique_ptr<WorkerImpl>> MakeWorkerImpl(const config::WorkerS
     return std::make_unique<GenericWorker>(settings);
   }
   if (settings.implementation == "dummy") return std::make_unique<DummyWorker>();
+  if (settings.implementation == kExternalImplementation) return std::make_unique<ExternalWorker>();
   if (settings.implementation.empty()) {
     return absl::InvalidArgumentError("no worker implementation given");
   }

@@ -61,12 +61,7 @@ Runner::Runner(config::RunnerConfig config, RunStatus* status, RunnerOptions opt
   if (http_options_.sleeper == taskcluster::Sleeper::Real()) http_options_.sleeper = &http_sleeper_;
 }
 
-Runner::~Runner() {
-  if (renewal_ != nullptr) {
-    renew_cancel_.Cancel();
-    renewal_->Stop();
-  }
-}
+Runner::~Runner() { StopRenewal(); }
 
 void Runner::RequestStop(absl::string_view reason) {
   common::LogInfo(kComponent, "stop requested", {{"reason", reason}});
@@ -254,7 +249,14 @@ int Runner::Run() {
   }
 
   int worker_status = 0;
-  if (started->process == nullptr) {
+  if (started->attaches) {
+    absl::StatusOr<int> attached = SuperviseAttached();
+    if (!attached.ok()) {
+      return attached.status().code() == absl::StatusCode::kCancelled ? kExitStopped
+                                                                      : kExitWorkerStart;
+    }
+    worker_status = *attached;
+  } else if (started->process == nullptr) {
     // An in-process worker (dummy): a null channel that counts as negotiated with no
     // capabilities, and a worker that has already finished.
     status_->SetNegotiated({});
@@ -295,6 +297,40 @@ int Runner::Supervise(adapter::Subprocess* process) {
   transport.Start(&session);
   status_->SetPhase(RunPhase::kRunning);
 
+  StartRenewal();
+
+  absl::Status watching = provider_->StartWatching(this);
+  if (!watching.ok()) LogFailure("interruption watch failed to start", watching);
+
+  std::thread stopper(
+      [this, process] { StopWorkerWhenAsked([process](int signal) { process->Signal(signal); }); });
+  int worker_status = process->Wait();
+  {
+    absl::MutexLock lock(&mu_);
+    worker_exited_ = true;
+  }
+  stopper.join();
+  status_->SetWorkerExited(worker_status);
+  status_->SetPhase(RunPhase::kStopping);
+  common::LogInfo(kComponent, "worker exited", {{"pid", pid}, {"status", worker_status}});
+  StopRenewal();
+
+  // The worker's last words may still be in the pipe; read them, but do not wait forever on a
+  // pipe that a left-over child of the worker keeps open.
+  if (!transport.WaitForEof(options_.output_drain_timeout)) {
+    common::LogWarning(kComponent, "worker output still open after exit; not waiting for it");
+  }
+  provider_->StopWatching();
+  transport.Stop();
+  session.Close();
+  {
+    absl::MutexLock lock(&mu_);
+    session_ = nullptr;
+  }
+  return worker_status;
+}
+
+void Runner::StartRenewal() {
   // Renewal applies whenever the credentials expire (not standalone).
   if (state_.credentials_expire.has_value()) {
     if (state_.registration_secret.empty()) {
@@ -318,41 +354,15 @@ int Runner::Supervise(adapter::Subprocess* process) {
       }
     }
   }
-
-  absl::Status watching = provider_->StartWatching(this);
-  if (!watching.ok()) LogFailure("interruption watch failed to start", watching);
-
-  std::thread stopper([this, process] { StopWorkerWhenAsked(process); });
-  int worker_status = process->Wait();
-  {
-    absl::MutexLock lock(&mu_);
-    worker_exited_ = true;
-  }
-  stopper.join();
-  status_->SetWorkerExited(worker_status);
-  status_->SetPhase(RunPhase::kStopping);
-  common::LogInfo(kComponent, "worker exited", {{"pid", pid}, {"status", worker_status}});
-  if (renewal_ != nullptr) {
-    renew_cancel_.Cancel();
-    renewal_->Stop();
-  }
-
-  // The worker's last words may still be in the pipe; read them, but do not wait forever on a
-  // pipe that a left-over child of the worker keeps open.
-  if (!transport.WaitForEof(options_.output_drain_timeout)) {
-    common::LogWarning(kComponent, "worker output still open after exit; not waiting for it");
-  }
-  provider_->StopWatching();
-  transport.Stop();
-  session.Close();
-  {
-    absl::MutexLock lock(&mu_);
-    session_ = nullptr;
-  }
-  return worker_status;
 }
 
-void Runner::StopWorkerWhenAsked(adapter::Subprocess* process) {
+void Runner::StopRenewal() {
+  if (renewal_ == nullptr) return;
+  renew_cancel_.Cancel();
+  renewal_->Stop();
+}
+
+void Runner::StopWorkerWhenAsked(const std::function<void(int)>& signal_worker) {
   {
     absl::MutexLock lock(&mu_);
     auto asked = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -381,13 +391,13 @@ void Runner::StopWorkerWhenAsked(adapter::Subprocess* process) {
   }
 
   common::LogWarning(kComponent, "terminating worker", {{"signal", "SIGTERM"}});
-  process->Signal(SIGTERM);
+  signal_worker(SIGTERM);
   {
     absl::MutexLock lock(&mu_);
     if (mu_.AwaitWithTimeout(absl::Condition(&exited), options_.kill_grace_period)) return;
   }
   common::LogWarning(kComponent, "killing worker", {{"signal", "SIGKILL"}});
-  process->Signal(SIGKILL);
+  signal_worker(SIGKILL);
 }
 
 void Runner::PublishWorkerConfig() {

@@ -33,6 +33,7 @@ namespace runner::lifecycle {
 // Makes the run's provider from the config's provider section.
 using ProviderFactory = std::function<absl::StatusOr<std::unique_ptr<providers::Provider>>(
     const config::ProviderConfig&)>;
+class AttachedWorkerSlot;
 
 struct RunnerOptions {
   // After the worker exits, how long to wait for the rest of its output (other processes may
@@ -55,6 +56,9 @@ struct RunnerOptions {
   RenewalOptions renewal;
   // How long shutdown.command may take.
   absl::Duration shutdown_command_timeout = absl::Minutes(2);
+  // Where a worker attaches when worker.implementation is external (not owned; must outlive the
+  // runner). Without it such a run cannot get a worker.
+  AttachedWorkerSlot* attach_slot = nullptr;
 };
 
 // One run of start-worker: provider, worker configuration, worker start, supervision until the
@@ -99,13 +103,22 @@ class Runner : public workerproto::SessionHandler,
   // Starts the worker's conversation, waits for it to exit, drains its output; returns its exit
   // status.
   int Supervise(adapter::Subprocess* process);
-  // Runs while the worker does: turns a stop request into graceful-termination, SIGTERM, SIGKILL.
-  void StopWorkerWhenAsked(adapter::Subprocess* process) ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits for a worker to attach (worker.implementation external), then supervises it like a
+  // started one until its stream ends (runner_attached.cc); returns its exit status.
+  // kCancelled when stopped before a worker attached, other codes when none can.
+  absl::StatusOr<int> SuperviseAttached() ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs while the worker does: turns a stop request into graceful-termination, SIGTERM, SIGKILL
+  // (delivered by `signal_worker`).
+  void StopWorkerWhenAsked(const std::function<void(int)>& signal_worker) ABSL_LOCKS_EXCLUDED(mu_);
   // Sends graceful-termination at most once per run; later calls return the first call's result.
   // `outcome` (optional) says what happened.
   workerproto::RunnerSession::SendResult SendTerminationOnce(bool finish_tasks = false,
                                                              DrainOutcome* outcome = nullptr)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // While a worker runs: renews expiring credentials on the renewal thread (when the run has
+  // expiring credentials and a registration secret), and stops that thread.
+  void StartRenewal();
+  void StopRenewal();
   // Hands the final worker configuration, redacted, to the status for the API.
   void PublishWorkerConfig();
   // registerWorker with the provider's proof; stores the issued credentials and merges the

@@ -16,6 +16,8 @@ namespace runner::lifecycle {
 // A started worker: its process, or none for a worker that runs in-process (dummy).
 struct StartedWorker {
   std::unique_ptr<adapter::Subprocess> process;
+  // No process: the worker attaches over the worker channel (implementation external).
+  bool attaches = false;
 };
 
 // One kind of worker program (`worker.implementation`): what it adds to the worker config and
@@ -45,7 +47,7 @@ class WorkerImpl {
   virtual absl::StatusOr<StartedWorker> Start(const providers::RunState& state) = 0;
 };
 
-// The implementation named by `settings.implementation` (generic-worker or dummy).
+// The implementation named by `settings.implementation` (generic-worker, dummy or external).
 absl::StatusOr<std::unique_ptr<WorkerImpl>> MakeWorkerImpl(const config::WorkerSettings& settings);
 
 }  // namespace runner::lifecycle

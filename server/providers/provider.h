@@ -63,8 +63,8 @@ class Provider {
   virtual void StopWatching() = 0;
 };
 
-// Creates the provider named by `config.provider_type`. Providers that are not built yet give
-// kUnimplemented; an unknown type gives kInvalidArgument.
+// Creates the provider named by `config.provider_type` (standalone, static, aws, google, azure);
+// an unknown or missing type gives kInvalidArgument. Sends nothing.
 absl::StatusOr<std::unique_ptr<Provider>> MakeProvider(const config::ProviderConfig& config);
 
 }  // namespace runner::providers

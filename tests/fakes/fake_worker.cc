@@ -10,6 +10,7 @@
 //   record-args <path>         write our argv, one per line, to <path>
 //   flood <count>              send <count> log messages as fast as possible
 //   background-holder          fork a child that keeps our stdout open for 60 s
+//   ignore-sigterm             ignore SIGTERM from now on (only SIGKILL ends us)
 //   exit <code>                exit with <code> (also the end of the script: exit 0)
 // Every line read from stdin is appended to $FAKE_WORKER_STDIN_LOG when that is set.
 #include <fcntl.h>
@@ -133,6 +134,8 @@ int main(int argc, char** argv) {
         sleep(60);
         _exit(0);
       }
+    } else if (command == "ignore-sigterm") {
+      signal(SIGTERM, SIG_IGN);
     } else if (command == "exit") {
       _exit(atoi(rest.c_str()));
     } else if (!command.empty() && command[0] != '#') {

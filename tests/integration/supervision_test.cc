@@ -3,6 +3,7 @@
 // signature). Covers credential renewal, removeWorker and shutdown.command, exit code 67 and
 // cacheOverRestarts. Everything binds 127.0.0.1 and lives in a temporary directory.
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -86,6 +87,8 @@ class FakeDynamicProvider : public providers::Provider {
 class SupervisionTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // As in start-worker's main: a write to a worker that has gone must fail, not kill us.
+    signal(SIGPIPE, SIG_IGN);
     setenv("FAKE_WORKER_SCRIPT", dir_.File("script").c_str(), 1);
     setenv("FAKE_WORKER_STDIN_LOG", stdin_log().c_str(), 1);
   }

@@ -594,6 +594,14 @@ shutdown:
   EXPECT_EQ(config->shutdown.command, (std::vector<std::string>{"/bin/echo", "power", "0"}));
 }
 
+TEST(RunnerConfigTest, AcceptsAnExternalWorkerWithoutKeysOfItsOwn) {
+  absl::StatusOr<RunnerConfig> config =
+      Parse(absl::StrCat(kAws, "worker:\n  implementation: external\n"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->worker.implementation, "external");
+  EXPECT_EQ(config->worker.config_path, "");
+}
+
 TEST(RunnerConfigTest, AcceptsQuotedAndCoreSchemaStringsInProviderFields) {
   // Only the core schema's true/false are booleans in a string field; `yes` is just a word.
   absl::StatusOr<RunnerConfig> config = Parse(R"(provider:
