@@ -42,8 +42,9 @@ absl::StatusOr<int> Runner::SuperviseAttached() {
     bool stop = false;
     {
       absl::MutexLock lock(&mu_);
-      auto decided = [this, &waiting]()
-                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_requests_ > 0 || !waiting; };
+      auto decided = [this, &waiting]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_requests_ > 0 || !waiting;
+      };
       mu_.Await(absl::Condition(&decided));
       stop = waiting;
     }

@@ -28,7 +28,7 @@ class WorkerChannelService final : public workerrunner::v1::WorkerChannel::Servi
 
  private:
   lifecycle::AttachedWorkerSlot* const slot_;  // not owned
-  const ApiServer* const server_;               // not owned
+  const ApiServer* const server_;              // not owned
 };
 
 }  // namespace runner::service

@@ -423,9 +423,9 @@ TEST_F(ApiTest, ReadingIsForTheApiGroupAndDrainOnlyForRootAndTheRunnersUser) {
   EXPECT_EQ(std::count(drain.err.begin(), drain.err.end(), '\n'), 1);
   // ...nor attach a worker: the worker channel takes the same check as drain, before anything
   // else (this runner starts its own worker, so the attach would be refused anyway).
-  Released attach = RunAs(kNobody, kNogroup, {api_gid},
-                          {kBin + "/worker-bridge", "--socket", socket(), "--", "/bin/true"},
-                          dir_.path());
+  Released attach =
+      RunAs(kNobody, kNogroup, {api_gid},
+            {kBin + "/worker-bridge", "--socket", socket(), "--", "/bin/true"}, dir_.path());
   EXPECT_EQ(attach.exit_code, 121) << attach.out << attach.err;
   EXPECT_THAT(attach.err, HasSubstr("access denied by the runner"));
   EXPECT_THAT(attach.err, HasSubstr("uid 65534 may not control"));

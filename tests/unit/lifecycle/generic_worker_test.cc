@@ -162,8 +162,8 @@ TEST(GenericWorkerCredentialsTest, RenewalRewritesTheConfigFileAndDropsAStaleCer
   GenericWorker worker(settings);
 
   providers::RunState state;
-  state.worker_config = {{"clientId", "old"}, {"accessToken", "old"}, {"certificate", "{}"},
-                         {"keep", 1}};
+  state.worker_config = {
+      {"clientId", "old"}, {"accessToken", "old"}, {"certificate", "{}"}, {"keep", 1}};
   state.credentials = {"worker/new", "new-token", "", {}};
   ASSERT_TRUE(worker.UpdateCredentials(&state).ok());
   nlohmann::json written;
@@ -171,9 +171,8 @@ TEST(GenericWorkerCredentialsTest, RenewalRewritesTheConfigFileAndDropsAStaleCer
     std::ifstream in(path);
     in >> written;
   }
-  EXPECT_EQ(written, nlohmann::json({{"clientId", "worker/new"},
-                                     {"accessToken", "new-token"},
-                                     {"keep", 1}}));
+  EXPECT_EQ(written, nlohmann::json(
+                         {{"clientId", "worker/new"}, {"accessToken", "new-token"}, {"keep", 1}}));
   struct stat info;
   ASSERT_EQ(stat(path.c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0600u);

@@ -16,11 +16,10 @@ TEST(RedactedConfigTest, ValuesFromSecretsAndCredentialsAreRedacted) {
 
   // A structured secret: its config members, including a nested object and an array that the
   // merge concatenates, come from the secrets service.
-  nlohmann::json secret = {
-      {"config",
-       {{"livelogSecret", "TESTONLY-livelog"},
-        {"nested", {{"password", "TESTONLY-pw"}, {"port", 22}}},
-        {"ssh", {{"keys", {"secret-key"}}}}}}};
+  nlohmann::json secret = {{"config",
+                            {{"livelogSecret", "TESTONLY-livelog"},
+                             {"nested", {{"password", "TESTONLY-pw"}, {"port", 22}}},
+                             {"ssh", {{"keys", {"secret-key"}}}}}}};
   ASSERT_TRUE(ApplySecret(secret, "worker-pool:p/w", &state).ok());
   // What the worker implementation adds last.
   state.worker_config["accessToken"] = state.credentials.access_token;
@@ -37,10 +36,10 @@ TEST(RedactedConfigTest, ValuesFromSecretsAndCredentialsAreRedacted) {
   EXPECT_EQ(config["accessToken"], kRedacted);
   EXPECT_EQ(config["certificate"], kRedacted);
   EXPECT_EQ(config["staticThing"], kRedacted);
-  EXPECT_THAT(redacted.redacted,
-              ::testing::ElementsAre("/accessToken", "/certificate", "/livelogSecret",
-                                     "/nested/password", "/nested/port", "/ssh/keys",
-                                     "/staticThing"));
+  EXPECT_THAT(
+      redacted.redacted,
+      ::testing::ElementsAre("/accessToken", "/certificate", "/livelogSecret", "/nested/password",
+                             "/nested/port", "/ssh/keys", "/staticThing"));
   EXPECT_THAT(config.dump(), ::testing::Not(::testing::HasSubstr("TESTONLY")));
   // The state itself is untouched.
   EXPECT_EQ(state.worker_config["livelogSecret"], "TESTONLY-livelog");
