@@ -148,6 +148,12 @@ int Main(int argc, char** argv) {
     common::LogError("runner", "refusing to start", {{"error", std::string(serving.message())}});
     return lifecycle::kExitStartup;
   }
+  if (serving.code() == absl::StatusCode::kInvalidArgument) {
+    // A mistake in the api section (no such api.group, an unusable path) is the operator's to
+    // fix, like any other config error; only the host's trouble is carried on past.
+    common::LogError("runner", "config error", {{"error", std::string(serving.message())}});
+    return lifecycle::kExitConfig;
+  }
   if (!serving.ok()) {
     // The worker matters more than the local API: carry on without it.
     common::LogWarning("api", "local API disabled", {{"error", std::string(serving.message())}});

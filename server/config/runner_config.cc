@@ -465,6 +465,10 @@ absl::Status Parser::ParseApi(const Entry& entry, ApiConfig* api) {
   if (const Entry* socket = keys.FindNonNull("socket")) {
     RUNNER_ASSIGN_OR_RETURN(api->socket, LiteralText(*socket, "api.socket"));
     if (api->socket.empty()) return Error(socket->key.Mark(), "api.socket", "must not be empty");
+    // runnerctl and worker-bridge must find it from any directory.
+    if (api->socket[0] != '/') {
+      return Error(socket->key.Mark(), "api.socket", "must be an absolute path");
+    }
   }
   if (const Entry* group = keys.FindNonNull("group")) {
     RUNNER_ASSIGN_OR_RETURN(api->group, LiteralText(*group, "api.group"));
@@ -480,6 +484,9 @@ absl::Status Parser::ParseShutdown(const Entry& entry, ShutdownConfig* shutdown)
     const YAML::Mark& grace_mark = grace->key.Mark();
     const char* expected = "a duration such as 30s, 5m or 1h30m, or a whole number of seconds";
     if (!grace->value.IsScalar()) return Expected(grace_mark, grace_path, expected, grace->value);
+    if (absl::StartsWith(grace->value.Scalar(), "-")) {
+      return Error(grace_mark, grace_path, "must not be negative");
+    }
     std::optional<absl::Duration> parsed = ParseGracePeriod(grace->value.Scalar());
     if (!parsed.has_value()) return Expected(grace_mark, grace_path, expected, grace->value);
     if (*parsed > absl::Hours(24)) {

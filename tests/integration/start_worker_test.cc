@@ -349,6 +349,16 @@ TEST_F(StartWorkerTest, NoCredentialEverAppearsInTheLog) {
   EXPECT_THAT(log, HasSubstr("worker echoes its token [redacted]"));
 }
 
+TEST_F(StartWorkerTest, UnknownApiGroupIsAConfigErrorAndNoWorkerStarts) {
+  std::string path = WriteConfig(Config("", "  group: no-such-group-for-runner-tests\n"));
+  EXPECT_EQ(RunToEnd(path), 3);
+  std::string log = ReadFile(runner_log());
+  EXPECT_THAT(log, HasSubstr("api.group no-such-group-for-runner-tests: no such group"));
+  EXPECT_THAT(log, Not(HasSubstr("worker started")));
+  EXPECT_FALSE(test_support::PathExists(gw_config()));
+  EXPECT_FALSE(test_support::PathExists(socket()));
+}
+
 TEST_F(StartWorkerTest, InvalidConfigExitsWithConfigCodeNamingFileAndLine) {
   std::string config = Config();
   config.replace(config.find("workerID: desk-7"), 16, "workerID: 12345");
