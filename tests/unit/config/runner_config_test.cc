@@ -553,9 +553,8 @@ TEST(RunnerConfigTest, TakesTopLevelStringsAsLiteralText) {
   };
   for (const auto& [yaml, text] : cases) {
     SCOPED_TRACE(yaml);
-    absl::StatusOr<RunnerConfig> config =
-        Parse(absl::StrCat(kAws, kDummy, "cacheOverRestarts: ", yaml, "\napi:\n  group: ", yaml,
-                           "\n"));
+    absl::StatusOr<RunnerConfig> config = Parse(
+        absl::StrCat(kAws, kDummy, "cacheOverRestarts: ", yaml, "\napi:\n  group: ", yaml, "\n"));
     ASSERT_TRUE(config.ok()) << config.status();
     EXPECT_EQ(config->cache_over_restarts, text);
     EXPECT_EQ(config->api.group, text);
