@@ -1,18 +1,16 @@
 // start-worker: boots a Taskcluster worker and supervises it.
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 #include "server/common/logger.h"
+#include "server/common/stop_signals.h"
 #include "server/common/version.h"
 #include "server/config/runner_config.h"
 #include "server/lifecycle/attached_worker.h"
@@ -45,55 +43,6 @@ constexpr char kUsage[] =
     "  7  the worker exited 67 to reboot the host: it stays registered, the cache is kept\n"
     "  8  the worker exited 0 but removeWorker failed; shutdown.command was run\n";
 
-// The signals the signal thread takes: the three stop requests, and SIGUSR1 to end it.
-sigset_t HandledSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int signal : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&set, signal);
-  return set;
-}
-
-// Waits for SIGTERM/SIGINT/SIGHUP (blocked in every thread) and turns them into stop requests.
-// SIGUSR1 from main ends it.
-class SignalThread {
- public:
-  explicit SignalThread(lifecycle::Runner* runner) : runner_(runner) {
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~SignalThread() {
-    done_ = true;
-    pthread_kill(thread_.native_handle(), SIGUSR1);
-    thread_.join();
-  }
-
- private:
-  void Loop() {
-    sigset_t set = HandledSignals();
-    while (true) {
-      int signal = 0;
-      if (sigwait(&set, &signal) != 0) continue;
-      if (signal == SIGUSR1) {
-        if (done_) return;
-        continue;
-      }
-      runner_->RequestStop(signal == SIGTERM ? "sigterm" : signal == SIGINT ? "sigint" : "sighup");
-    }
-  }
-
-  lifecycle::Runner* runner_;  // not owned
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
-
-void BlockStopSignals() {
-  // Blocked before any thread starts, so every thread inherits the mask and only the signal
-  // thread receives them.
-  sigset_t set = HandledSignals();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  // Writes to a worker that has gone must fail, not kill the runner.
-  signal(SIGPIPE, SIG_IGN);
-}
-
 int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() == 1 && args[0] == "--version") {
@@ -113,7 +62,7 @@ int Main(int argc, char** argv) {
     return lifecycle::kExitUsage;
   }
 
-  BlockStopSignals();
+  common::BlockStopSignals();
   const absl::Time started_at = absl::Now();
   absl::Status oom = lifecycle::SetOomScoreAdj(getpid(), -1000);
   if (!oom.ok()) {
@@ -162,7 +111,10 @@ int Main(int argc, char** argv) {
 
   int exit_code;
   {
-    SignalThread signals(&runner);
+    // SIGTERM/SIGINT/SIGHUP become stop requests for as long as the run lasts.
+    common::StopSignalThread signals([&runner](int signal) {
+      runner.RequestStop(signal == SIGTERM ? "sigterm" : signal == SIGINT ? "sigint" : "sighup");
+    });
     exit_code = runner.Run();
   }
   // Releases an attach still waiting for a run that ended before taking a worker.

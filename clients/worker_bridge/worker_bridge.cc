@@ -1,7 +1,6 @@
 #include "clients/worker_bridge/worker_bridge.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,6 +23,7 @@
 #include "clients/worker_bridge/output_pump.h"
 #include "proto/worker_channel.grpc.pb.h"
 #include "server/common/logger.h"
+#include "server/common/stop_signals.h"
 
 namespace runner::worker_bridge {
 namespace {
@@ -140,14 +140,6 @@ int ReportEndedChannel(const grpc::Status& status, const std::string& socket, st
   }
 }
 
-// The signals passed on to the worker, and SIGUSR1, which ends the forwarder.
-sigset_t HandledSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int signal : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&set, signal);
-  return set;
-}
-
 // One attached worker: the stream, the child, and the relays between them.
 class Bridge {
  public:
@@ -245,14 +237,8 @@ class Bridge {
 // Passes SIGTERM/SIGINT/SIGHUP to the worker, or, before it runs, cancels the attach.
 class SignalForwarder {
  public:
-  explicit SignalForwarder(grpc::ClientContext* context) : context_(context) {
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~SignalForwarder() {
-    done_ = true;
-    pthread_kill(thread_.native_handle(), SIGUSR1);
-    thread_.join();
-  }
+  explicit SignalForwarder(grpc::ClientContext* context)
+      : context_(context), thread_([this](int signal) { Forward(signal); }) {}
   SignalForwarder(const SignalForwarder&) = delete;
   SignalForwarder& operator=(const SignalForwarder&) = delete;
 
@@ -268,32 +254,23 @@ class SignalForwarder {
   }
 
  private:
-  void Loop() {
-    sigset_t set = HandledSignals();
-    while (true) {
-      int signal = 0;
-      if (sigwait(&set, &signal) != 0) continue;
-      if (signal == SIGUSR1) {
-        if (done_) return;
-        continue;
-      }
-      absl::MutexLock lock(&mu_);
-      if (worker_ != nullptr) {
-        common::LogInfo(kComponent, "passing signal to the worker", {{"signal", signal}});
-        worker_->Signal(signal);
-      } else if (cancelled_by_ == 0) {
-        cancelled_by_ = signal;
-        context_->TryCancel();
-      }
+  void Forward(int signal) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    if (worker_ != nullptr) {
+      common::LogInfo(kComponent, "passing signal to the worker", {{"signal", signal}});
+      worker_->Signal(signal);
+    } else if (cancelled_by_ == 0) {
+      cancelled_by_ = signal;
+      context_->TryCancel();
     }
   }
 
   grpc::ClientContext* const context_;  // not owned
-  std::atomic<bool> done_{false};
-  std::thread thread_;
   absl::Mutex mu_;
   adapter::Subprocess* worker_ ABSL_GUARDED_BY(mu_) = nullptr;  // not owned
   int cancelled_by_ ABSL_GUARDED_BY(mu_) = 0;
+  // Last: it calls Forward() as soon as it exists, and stops before the rest goes away.
+  common::StopSignalThread thread_;
 };
 
 // Tells the runner the program never started, and lets it close the stream.
@@ -386,11 +363,9 @@ int RunBridge(const std::vector<std::string>& args, const std::string& default_s
   int ready = CheckSocket(options.socket, err);
   if (ready != 0) return ready;
 
-  // Before any thread starts, so that only the forwarder receives them.
-  sigset_t handled = HandledSignals();
-  pthread_sigmask(SIG_BLOCK, &handled, nullptr);
-  // A worker that has gone must make writes fail, not end the bridge.
-  signal(SIGPIPE, SIG_IGN);
+  // Before any thread starts, so that only the forwarder receives them; a worker that has gone
+  // makes writes fail instead of ending the bridge.
+  common::BlockStopSignals();
 
   auto channel = grpc::CreateChannel(absl::StrCat("unix:", options.socket),
                                      grpc::InsecureChannelCredentials());
